@@ -341,6 +341,31 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Byte offsets of each statement of a policy text (one for a single-object
+/// `Statement`), for tools that point at a statement by line. Empty if the
+/// text is not a JSON object with a `Statement`.
+pub fn statement_offsets(text: &str) -> Vec<usize> {
+    let Ok(Json {
+        kind: Kind::Object(members),
+        ..
+    }) = parse(text)
+    else {
+        return Vec::new();
+    };
+    match members
+        .into_iter()
+        .find(|m| m.key == "Statement")
+        .map(|m| m.value)
+    {
+        Some(Json {
+            kind: Kind::Array(items),
+            ..
+        }) => items.iter().map(|i| i.offset).collect(),
+        Some(single) => vec![single.offset],
+        None => Vec::new(),
+    }
+}
+
 /// Writes `s` as a JSON string literal.
 pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');

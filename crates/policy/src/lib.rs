@@ -50,7 +50,7 @@ pub use authorize::{
 pub use context::{Context, ContextValue};
 pub use error::{ErrorCode, PolicyError};
 pub use eval::{CompiledPolicy, Request};
-pub use json::line_column;
+pub use json::{line_column, statement_offsets};
 pub use lint::{Finding, Severity, lint};
 pub use model::{
     ConditionBlock, Effect, Negatable, Policy, PrincipalSet, PrincipalType, Statement, Values,

@@ -292,21 +292,15 @@ mod tests {
     #[test]
     fn tutorial_examples() {
         assert_eq!(
-            codes(include_str!(
-                "../../../../shared/examples/trust-policy.json"
-            )),
+            codes(include_str!("../../../examples/trust-policy.json")),
             Vec::<&str>::new()
         );
         assert_eq!(
-            codes(include_str!(
-                "../../../../shared/examples/least-privilege-good.json"
-            )),
+            codes(include_str!("../../../examples/least-privilege-good.json")),
             Vec::<&str>::new()
         );
         assert_eq!(
-            codes(include_str!(
-                "../../../../shared/examples/least-privilege-bad.json"
-            )),
+            codes(include_str!("../../../examples/least-privilege-bad.json")),
             ["IRSA_WILDCARD_ACTION_ON_ALL_RESOURCES"]
         );
     }
@@ -339,7 +333,7 @@ mod tests {
 
     #[test]
     fn web_identity_trust_policies() {
-        let base = include_str!("../../../../shared/examples/trust-policy.json");
+        let base = include_str!("../../../examples/trust-policy.json");
         let no_sub = base.replace(
             ":sub\": \"system:serviceaccount:production:s3-app\",",
             ":other\": \"x\",",

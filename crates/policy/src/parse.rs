@@ -561,9 +561,7 @@ mod tests {
 
     #[test]
     fn reads_the_tutorial_trust_policy() {
-        let p = parse(include_str!(
-            "../../../../shared/examples/trust-policy.json"
-        ));
+        let p = parse(include_str!("../../../examples/trust-policy.json"));
         let p = p.unwrap();
         assert_eq!(p.version, Some(Version::V2012_10_17));
         assert_eq!(p.statements.len(), 1);

@@ -371,4 +371,23 @@ mod tests {
         assert!(p.matches("xxxxxxxxxx", false, &ctx));
         assert!(!p.matches("xxxxxxxxx", false, &ctx));
     }
+
+    /// The obvious recursive matcher, exponential but clearly right.
+    fn naive(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| naive(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && naive(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && naive(rest, &t[1..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_naive_matcher(p in "[ab*?:]{0,8}", t in "[ab:]{0,10}") {
+            let pc: Vec<char> = p.chars().collect();
+            let tc: Vec<char> = t.chars().collect();
+            proptest::prop_assert_eq!(m(&p, &t), naive(&pc, &tc), "pattern {} text {}", p, t);
+        }
+    }
 }

@@ -198,6 +198,38 @@ impl Principal {
     }
 }
 
+impl std::str::FromStr for Principal {
+    type Err = PrincipalParseError;
+
+    /// Reads any caller: an IAM/STS principal ARN; an OIDC or SAML provider ARN
+    /// or a web-identity provider domain prefixed `federated:`; a service
+    /// principal (`…amazonaws.com`); `*` or `anonymous`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "*" || s == "anonymous" {
+            return Ok(Principal::Anonymous);
+        }
+        if let Some(provider) = s.strip_prefix("federated:") {
+            return Ok(Principal::WebIdentity {
+                provider: provider.to_string(),
+            });
+        }
+        if s.starts_with("arn:") && (s.contains(":oidc-provider/") || s.contains(":saml-provider/"))
+        {
+            return Ok(Principal::WebIdentity {
+                provider: s.to_string(),
+            });
+        }
+        if !s.starts_with("arn:")
+            && (s.ends_with(".amazonaws.com") || s.ends_with(".amazonaws.com.cn"))
+        {
+            return Ok(Principal::Service {
+                name: s.to_string(),
+            });
+        }
+        Principal::from_arn(s)
+    }
+}
+
 /// How strongly a `Principal` element names the caller. The order matters:
 /// a direct grant to the caller beats a grant to its role, which beats a grant
 /// to its account.
@@ -360,6 +392,22 @@ mod tests {
         ] {
             assert!(Principal::from_arn(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn reads_every_kind_of_caller() {
+        let p: Principal = "arn:aws:iam::123456789012:oidc-provider/oidc.example.com/id/X"
+            .parse()
+            .unwrap();
+        assert!(matches!(p, Principal::WebIdentity { .. }));
+        let p: Principal = "federated:cognito-identity.amazonaws.com".parse().unwrap();
+        assert!(
+            matches!(p, Principal::WebIdentity { ref provider } if provider == "cognito-identity.amazonaws.com")
+        );
+        let p: Principal = "ec2.amazonaws.com".parse().unwrap();
+        assert!(matches!(p, Principal::Service { .. }));
+        assert_eq!("*".parse::<Principal>().unwrap(), Principal::Anonymous);
+        assert!("nobody".parse::<Principal>().is_err());
     }
 
     #[test]

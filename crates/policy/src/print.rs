@@ -157,9 +157,9 @@ mod tests {
     #[test]
     fn prints_what_it_parsed() {
         for text in [
-            include_str!("../../../../shared/examples/trust-policy.json"),
-            include_str!("../../../../shared/examples/app-policy.json"),
-            include_str!("../../../../shared/examples/conditions-policy.json"),
+            include_str!("../../../examples/trust-policy.json"),
+            include_str!("../../../examples/app-policy.json"),
+            include_str!("../../../examples/conditions-policy.json"),
             r#"{"Id":"x","Statement":{"Sid":"S","Effect":"Deny","NotPrincipal":{"AWS":["123456789012"]},"NotAction":"s3:*","NotResource":"*"}}"#,
         ] {
             let p = parse(text).unwrap();

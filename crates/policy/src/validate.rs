@@ -167,7 +167,7 @@ mod tests {
     use super::*;
 
     const IDENTITY: &str = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#;
-    const TRUST: &str = include_str!("../../../../shared/examples/trust-policy.json");
+    const TRUST: &str = include_str!("../../../examples/trust-policy.json");
 
     fn message(text: &str, use_: PolicyUse) -> String {
         validate(text, use_).unwrap_err().aws_message().to_string()
