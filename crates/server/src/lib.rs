@@ -1,0 +1,1 @@
+//! irsa's AWS-compatible endpoint.

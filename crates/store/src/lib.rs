@@ -1,0 +1,263 @@
+//! irsa's persistent state: accounts, access keys, roles, managed policies and
+//! OIDC providers.
+//!
+//! Services never write SQL: they call the [`Store`] trait. [`SqliteStore`] is
+//! the default backend, a SQLite file in WAL mode with versioned migrations; the
+//! trait leaves room for a PostgreSQL backend shared by several replicas.
+//! Secret access keys are sealed with the data dir's master key ([`seal`]) and
+//! never stored in plain text.
+
+pub mod seal;
+mod sqlite;
+
+use std::fmt;
+
+pub use seal::{MasterKey, random_bytes};
+pub use sqlite::SqliteStore;
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The entity does not exist.
+    NotFound,
+    /// An entity with that name already exists.
+    AlreadyExists,
+    /// The backend failed (I/O, corruption, sealing); the detail is for logs.
+    Backend(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::AlreadyExists => f.write_str("already exists"),
+            StoreError::Backend(e) => write!(f, "store: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Shorthand for store results.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An AWS account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// 12-digit id.
+    pub id: String,
+    /// Creation time, seconds since the epoch.
+    pub created: i64,
+}
+
+/// A long-term access key of an account's root.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// `AKIA…`.
+    pub id: String,
+    /// Owning account.
+    pub account: String,
+    /// The secret, unsealed.
+    pub secret: String,
+    /// Creation time.
+    pub created: i64,
+}
+
+impl fmt::Debug for AccessKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessKey")
+            .field("id", &self.id)
+            .field("account", &self.account)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// An IAM role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    /// Owning account.
+    pub account: String,
+    /// Name, unique case-insensitively in the account.
+    pub name: String,
+    /// `AROA…`.
+    pub id: String,
+    /// Path, `/` or `/a/b/`.
+    pub path: String,
+    /// Trust policy text as given.
+    pub trust_policy: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Maximum session duration in seconds.
+    pub max_session_duration: i64,
+    /// Permissions boundary policy ARN.
+    pub boundary: Option<String>,
+    /// Tags in order.
+    pub tags: Vec<Tag>,
+    /// Creation time.
+    pub created: i64,
+}
+
+impl Role {
+    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
+    pub fn arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:role{}{}",
+            self.account, self.path, self.name
+        )
+    }
+}
+
+/// A customer managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    /// `arn:aws:iam::ACCOUNT:policy/PATH/NAME`.
+    pub arn: String,
+    /// Owning account.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// `ANPA…`.
+    pub id: String,
+    /// Path.
+    pub path: String,
+    /// Description.
+    pub description: Option<String>,
+    /// The default version's id, `v1`…
+    pub default_version: String,
+    /// The next version number to hand out.
+    pub next_version: i64,
+    /// Tags in order.
+    pub tags: Vec<Tag>,
+    /// Creation time.
+    pub created: i64,
+    /// Last change of the default version.
+    pub updated: i64,
+}
+
+/// A version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    /// `v1`, `v2`, …
+    pub id: String,
+    /// Document text as given.
+    pub document: String,
+    /// Creation time.
+    pub created: i64,
+}
+
+/// An IAM OIDC identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// `arn:aws:iam::ACCOUNT:oidc-provider/HOST/PATH`.
+    pub arn: String,
+    /// Owning account.
+    pub account: String,
+    /// The issuer URL as registered (with scheme).
+    pub url: String,
+    /// Audiences.
+    pub client_ids: Vec<String>,
+    /// Certificate thumbprints (hex).
+    pub thumbprints: Vec<String>,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time.
+    pub created: i64,
+}
+
+/// A role that a managed policy is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The role's account.
+    pub account: String,
+    /// Role name.
+    pub role: String,
+    /// Role id.
+    pub role_id: String,
+}
+
+/// Persistent state. Every method is one transaction.
+pub trait Store: Send + Sync {
+    /// Creates an account with its root access key.
+    fn create_account(&self, account: &Account, key: &AccessKey) -> Result<()>;
+    /// An account by id.
+    fn account(&self, id: &str) -> Result<Option<Account>>;
+    /// Every account, by id.
+    fn accounts(&self) -> Result<Vec<Account>>;
+    /// An access key by id, its secret unsealed.
+    fn access_key(&self, id: &str) -> Result<Option<AccessKey>>;
+    /// The access keys of an account.
+    fn access_keys(&self, account: &str) -> Result<Vec<AccessKey>>;
+
+    /// Inserts a role; `AlreadyExists` if the name is taken (any case).
+    fn insert_role(&self, role: &Role) -> Result<()>;
+    /// A role by name (case-insensitive).
+    fn role(&self, account: &str, name: &str) -> Result<Option<Role>>;
+    /// The roles of an account, ordered by name.
+    fn roles(&self, account: &str) -> Result<Vec<Role>>;
+    /// Replaces a role's mutable fields (description, max session, trust
+    /// policy, boundary, tags); `NotFound` if absent.
+    fn update_role(&self, role: &Role) -> Result<()>;
+    /// Deletes a role; `NotFound` if absent.
+    fn delete_role(&self, account: &str, name: &str) -> Result<()>;
+
+    /// Creates or replaces an inline policy of a role.
+    fn put_role_policy(&self, account: &str, role: &str, name: &str, document: &str) -> Result<()>;
+    /// An inline policy's document.
+    fn role_policy(&self, account: &str, role: &str, name: &str) -> Result<Option<String>>;
+    /// The inline policies of a role, `(name, document)` ordered by name.
+    fn role_policies(&self, account: &str, role: &str) -> Result<Vec<(String, String)>>;
+    /// Deletes an inline policy; `NotFound` if absent.
+    fn delete_role_policy(&self, account: &str, role: &str, name: &str) -> Result<()>;
+
+    /// Attaches a managed policy (idempotent).
+    fn attach_role_policy(&self, account: &str, role: &str, policy_arn: &str) -> Result<()>;
+    /// Detaches; `NotFound` if it was not attached.
+    fn detach_role_policy(&self, account: &str, role: &str, policy_arn: &str) -> Result<()>;
+    /// ARNs attached to a role, in attachment order.
+    fn attached_role_policies(&self, account: &str, role: &str) -> Result<Vec<String>>;
+    /// Roles a policy is attached to, in `account` only.
+    fn policy_attachments(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>>;
+    /// Roles using a policy as their permissions boundary, in `account`.
+    fn boundary_uses(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>>;
+
+    /// Inserts a managed policy with its first version.
+    fn insert_policy(&self, policy: &ManagedPolicy, first: &PolicyVersion) -> Result<()>;
+    /// A managed policy by ARN.
+    fn policy(&self, arn: &str) -> Result<Option<ManagedPolicy>>;
+    /// The managed policies of an account, by name.
+    fn policies(&self, account: &str) -> Result<Vec<ManagedPolicy>>;
+    /// Replaces a policy's mutable fields (default version, next version,
+    /// tags, updated).
+    fn update_policy(&self, policy: &ManagedPolicy) -> Result<()>;
+    /// Deletes a policy and its versions.
+    fn delete_policy(&self, arn: &str) -> Result<()>;
+    /// Adds a version.
+    fn insert_policy_version(&self, arn: &str, version: &PolicyVersion) -> Result<()>;
+    /// A version.
+    fn policy_version(&self, arn: &str, id: &str) -> Result<Option<PolicyVersion>>;
+    /// Versions of a policy, newest first.
+    fn policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>>;
+    /// Deletes a version; `NotFound` if absent.
+    fn delete_policy_version(&self, arn: &str, id: &str) -> Result<()>;
+
+    /// Inserts a provider; `AlreadyExists` if the ARN is taken.
+    fn insert_oidc_provider(&self, provider: &OidcProvider) -> Result<()>;
+    /// A provider by ARN.
+    fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>>;
+    /// The providers of an account, by ARN.
+    fn oidc_providers(&self, account: &str) -> Result<Vec<OidcProvider>>;
+    /// Replaces a provider's client ids, thumbprints and tags.
+    fn update_oidc_provider(&self, provider: &OidcProvider) -> Result<()>;
+    /// Deletes a provider.
+    fn delete_oidc_provider(&self, arn: &str) -> Result<()>;
+}

@@ -1,0 +1,939 @@
+//! The SQLite backend: one file in the data dir, WAL journal, migrations
+//! numbered by `PRAGMA user_version`.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+use crate::{
+    AccessKey, Account, Attachment, ManagedPolicy, MasterKey, OidcProvider, PolicyVersion, Result,
+    Role, Store, StoreError, Tag,
+};
+
+/// Schema migrations; entry N brings the schema from version N to N+1.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, keys, roles, policies, providers.
+    "CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE access_keys (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        sealed_secret BLOB NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE roles (
+        account TEXT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL COLLATE NOCASE,
+        id TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        trust_policy TEXT NOT NULL,
+        description TEXT,
+        max_session_duration INTEGER NOT NULL,
+        boundary TEXT,
+        tags TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (account, name)
+    );
+    CREATE TABLE role_policies (
+        account TEXT NOT NULL,
+        role TEXT NOT NULL COLLATE NOCASE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        document TEXT NOT NULL,
+        PRIMARY KEY (account, role, name),
+        FOREIGN KEY (account, role) REFERENCES roles(account, name) ON DELETE CASCADE
+    );
+    CREATE TABLE role_attachments (
+        account TEXT NOT NULL,
+        role TEXT NOT NULL COLLATE NOCASE,
+        policy_arn TEXT NOT NULL,
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        UNIQUE (account, role, policy_arn),
+        FOREIGN KEY (account, role) REFERENCES roles(account, name) ON DELETE CASCADE
+    );
+    CREATE TABLE policies (
+        arn TEXT PRIMARY KEY COLLATE NOCASE,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        name TEXT NOT NULL COLLATE NOCASE,
+        id TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        description TEXT,
+        default_version TEXT NOT NULL,
+        next_version INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        UNIQUE (account, name)
+    );
+    CREATE TABLE policy_versions (
+        arn TEXT NOT NULL COLLATE NOCASE REFERENCES policies(arn) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        document TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (arn, id)
+    );
+    CREATE TABLE oidc_providers (
+        arn TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(id),
+        url TEXT NOT NULL,
+        client_ids TEXT NOT NULL,
+        thumbprints TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );",
+];
+
+/// A SQLite file store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    key: MasterKey,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation
+                && (f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
+    )
+}
+
+fn tags_to_json(tags: &[Tag]) -> String {
+    Value::Array(
+        tags.iter()
+            .map(|t| serde_json::json!({"Key": t.key, "Value": t.value}))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn tags_from_json(text: &str) -> Vec<Tag> {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|t| {
+            Some(Tag {
+                key: t.get("Key")?.as_str()?.to_string(),
+                value: t.get("Value")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn strings_to_json(items: &[String]) -> String {
+    Value::Array(items.iter().map(|s| Value::String(s.clone())).collect()).to_string()
+}
+
+fn strings_from_json(text: &str) -> Vec<String> {
+    serde_json::from_str::<Vec<String>>(text).unwrap_or_default()
+}
+
+fn affected(n: usize) -> Result<()> {
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `DIR/irsa.db`, sealing secrets with `key`.
+    pub fn open(dir: &Path, key: MasterKey) -> Result<SqliteStore> {
+        let conn = Connection::open(dir.join("irsa.db")).map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(backend)?;
+        let store = SqliteStore {
+            conn: Mutex::new(conn),
+            key,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let version: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend)?;
+        if version > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "the database has schema version {version}, newer than this irsa knows ({}); use a newer irsa",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store lock poisoned".into()))
+    }
+
+    fn role_row(r: &Row<'_>) -> rusqlite::Result<Role> {
+        Ok(Role {
+            account: r.get(0)?,
+            name: r.get(1)?,
+            id: r.get(2)?,
+            path: r.get(3)?,
+            trust_policy: r.get(4)?,
+            description: r.get(5)?,
+            max_session_duration: r.get(6)?,
+            boundary: r.get(7)?,
+            tags: tags_from_json(&r.get::<_, String>(8)?),
+            created: r.get(9)?,
+        })
+    }
+
+    fn policy_row(r: &Row<'_>) -> rusqlite::Result<ManagedPolicy> {
+        Ok(ManagedPolicy {
+            arn: r.get(0)?,
+            account: r.get(1)?,
+            name: r.get(2)?,
+            id: r.get(3)?,
+            path: r.get(4)?,
+            description: r.get(5)?,
+            default_version: r.get(6)?,
+            next_version: r.get(7)?,
+            tags: tags_from_json(&r.get::<_, String>(8)?),
+            created: r.get(9)?,
+            updated: r.get(10)?,
+        })
+    }
+
+    fn provider_row(r: &Row<'_>) -> rusqlite::Result<OidcProvider> {
+        Ok(OidcProvider {
+            arn: r.get(0)?,
+            account: r.get(1)?,
+            url: r.get(2)?,
+            client_ids: strings_from_json(&r.get::<_, String>(3)?),
+            thumbprints: strings_from_json(&r.get::<_, String>(4)?),
+            tags: tags_from_json(&r.get::<_, String>(5)?),
+            created: r.get(6)?,
+        })
+    }
+
+    fn key_row(&self, r: (String, String, Vec<u8>, i64)) -> Result<AccessKey> {
+        let secret = String::from_utf8(self.key.unseal(&r.2)?)
+            .map_err(|_| StoreError::Backend("sealed secret is not text".into()))?;
+        Ok(AccessKey {
+            id: r.0,
+            account: r.1,
+            secret,
+            created: r.3,
+        })
+    }
+}
+
+const ROLE_COLUMNS: &str = "account, name, id, path, trust_policy, description, max_session_duration, boundary, tags, created";
+const POLICY_COLUMNS: &str = "arn, account, name, id, path, description, default_version, next_version, tags, created, updated";
+const PROVIDER_COLUMNS: &str = "arn, account, url, client_ids, thumbprints, tags, created";
+
+impl Store for SqliteStore {
+    fn create_account(&self, account: &Account, key: &AccessKey) -> Result<()> {
+        let sealed = self.key.seal(key.secret.as_bytes())?;
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO accounts (id, created) VALUES (?1, ?2)",
+            params![account.id, account.created],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })?;
+        tx.execute(
+            "INSERT INTO access_keys (id, account, sealed_secret, created) VALUES (?1, ?2, ?3, ?4)",
+            params![key.id, key.account, sealed, key.created],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn account(&self, id: &str) -> Result<Option<Account>> {
+        self.lock()?
+            .query_row(
+                "SELECT id, created FROM accounts WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Account {
+                        id: r.get(0)?,
+                        created: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT id, created FROM accounts ORDER BY id")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Account {
+                    id: r.get(0)?,
+                    created: r.get(1)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn access_key(&self, id: &str) -> Result<Option<AccessKey>> {
+        let row = self
+            .lock()?
+            .query_row(
+                "SELECT id, account, sealed_secret, created FROM access_keys WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()
+            .map_err(backend)?;
+        row.map(|r| self.key_row(r)).transpose()
+    }
+
+    fn access_keys(&self, account: &str) -> Result<Vec<AccessKey>> {
+        let rows: Vec<(String, String, Vec<u8>, i64)> = {
+            let conn = self.lock()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, account, sealed_secret, created FROM access_keys WHERE account = ?1 ORDER BY created, id",
+                )
+                .map_err(backend)?;
+            let mapped = stmt
+                .query_map([account], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend)?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
+        };
+        rows.into_iter().map(|r| self.key_row(r)).collect()
+    }
+
+    fn insert_role(&self, role: &Role) -> Result<()> {
+        self.lock()?
+            .execute(
+                &format!("INSERT INTO roles ({ROLE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    role.account,
+                    role.name,
+                    role.id,
+                    role.path,
+                    role.trust_policy,
+                    role.description,
+                    role.max_session_duration,
+                    role.boundary,
+                    tags_to_json(&role.tags),
+                    role.created
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    backend(e)
+                }
+            })
+    }
+
+    fn role(&self, account: &str, name: &str) -> Result<Option<Role>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ROLE_COLUMNS} FROM roles WHERE account = ?1 AND name = ?2"
+            ))
+            .map_err(backend)?;
+        stmt.query_row(params![account, name], Self::role_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn roles(&self, account: &str) -> Result<Vec<Role>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {ROLE_COLUMNS} FROM roles WHERE account = ?1 ORDER BY name COLLATE BINARY"
+            ))
+            .map_err(backend)?;
+        let rows = stmt.query_map([account], Self::role_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn update_role(&self, role: &Role) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "UPDATE roles SET trust_policy = ?3, description = ?4, max_session_duration = ?5,
+                     boundary = ?6, tags = ?7 WHERE account = ?1 AND name = ?2",
+                params![
+                    role.account,
+                    role.name,
+                    role.trust_policy,
+                    role.description,
+                    role.max_session_duration,
+                    role.boundary,
+                    tags_to_json(&role.tags)
+                ],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn delete_role(&self, account: &str, name: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "DELETE FROM roles WHERE account = ?1 AND name = ?2",
+                params![account, name],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn put_role_policy(&self, account: &str, role: &str, name: &str, document: &str) -> Result<()> {
+        self.lock()?
+            .execute(
+                "INSERT INTO role_policies (account, role, name, document) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (account, role, name) DO UPDATE SET document = excluded.document",
+                params![account, role, name, document],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn role_policy(&self, account: &str, role: &str, name: &str) -> Result<Option<String>> {
+        self.lock()?
+            .query_row(
+                "SELECT document FROM role_policies WHERE account = ?1 AND role = ?2 AND name = ?3",
+                params![account, role, name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn role_policies(&self, account: &str, role: &str) -> Result<Vec<(String, String)>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT name, document FROM role_policies WHERE account = ?1 AND role = ?2 ORDER BY name COLLATE BINARY",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account, role], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn delete_role_policy(&self, account: &str, role: &str, name: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "DELETE FROM role_policies WHERE account = ?1 AND role = ?2 AND name = ?3",
+                params![account, role, name],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn attach_role_policy(&self, account: &str, role: &str, policy_arn: &str) -> Result<()> {
+        self.lock()?
+            .execute(
+                "INSERT OR IGNORE INTO role_attachments (account, role, policy_arn) VALUES (?1, ?2, ?3)",
+                params![account, role, policy_arn],
+            )
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn detach_role_policy(&self, account: &str, role: &str, policy_arn: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "DELETE FROM role_attachments WHERE account = ?1 AND role = ?2 AND policy_arn = ?3",
+                params![account, role, policy_arn],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn attached_role_policies(&self, account: &str, role: &str) -> Result<Vec<String>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT policy_arn FROM role_attachments WHERE account = ?1 AND role = ?2 ORDER BY seq",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account, role], |r| r.get(0))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn policy_attachments(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT r.account, r.name, r.id FROM role_attachments a
+                 JOIN roles r ON r.account = a.account AND r.name = a.role
+                 WHERE a.account = ?1 AND a.policy_arn = ?2 ORDER BY r.name COLLATE BINARY",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account, policy_arn], |r| {
+                Ok(Attachment {
+                    account: r.get(0)?,
+                    role: r.get(1)?,
+                    role_id: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn boundary_uses(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT account, name, id FROM roles WHERE account = ?1 AND boundary = ?2 ORDER BY name COLLATE BINARY",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![account, policy_arn], |r| {
+                Ok(Attachment {
+                    account: r.get(0)?,
+                    role: r.get(1)?,
+                    role_id: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn insert_policy(&self, p: &ManagedPolicy, first: &PolicyVersion) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute(
+            &format!("INSERT INTO policies ({POLICY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
+            params![
+                p.arn,
+                p.account,
+                p.name,
+                p.id,
+                p.path,
+                p.description,
+                p.default_version,
+                p.next_version,
+                tags_to_json(&p.tags),
+                p.created,
+                p.updated
+            ],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })?;
+        tx.execute(
+            "INSERT INTO policy_versions (arn, id, document, created) VALUES (?1, ?2, ?3, ?4)",
+            params![p.arn, first.id, first.document, first.created],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {POLICY_COLUMNS} FROM policies WHERE arn = ?1"
+            ))
+            .map_err(backend)?;
+        stmt.query_row([arn], Self::policy_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn policies(&self, account: &str) -> Result<Vec<ManagedPolicy>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {POLICY_COLUMNS} FROM policies WHERE account = ?1 ORDER BY name COLLATE BINARY"
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([account], Self::policy_row)
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn update_policy(&self, p: &ManagedPolicy) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "UPDATE policies SET default_version = ?2, next_version = ?3, tags = ?4, updated = ?5
+                 WHERE arn = ?1",
+                params![p.arn, p.default_version, p.next_version, tags_to_json(&p.tags), p.updated],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn delete_policy(&self, arn: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute("DELETE FROM policies WHERE arn = ?1", [arn])
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn insert_policy_version(&self, arn: &str, v: &PolicyVersion) -> Result<()> {
+        self.lock()?
+            .execute(
+                "INSERT INTO policy_versions (arn, id, document, created) VALUES (?1, ?2, ?3, ?4)",
+                params![arn, v.id, v.document, v.created],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    backend(e)
+                }
+            })
+    }
+
+    fn policy_version(&self, arn: &str, id: &str) -> Result<Option<PolicyVersion>> {
+        self.lock()?
+            .query_row(
+                "SELECT id, document, created FROM policy_versions WHERE arn = ?1 AND id = ?2",
+                params![arn, id],
+                |r| {
+                    Ok(PolicyVersion {
+                        id: r.get(0)?,
+                        document: r.get(1)?,
+                        created: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, document, created FROM policy_versions WHERE arn = ?1
+                 ORDER BY CAST(substr(id, 2) AS INTEGER) DESC",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([arn], |r| {
+                Ok(PolicyVersion {
+                    id: r.get(0)?,
+                    document: r.get(1)?,
+                    created: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn delete_policy_version(&self, arn: &str, id: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "DELETE FROM policy_versions WHERE arn = ?1 AND id = ?2",
+                params![arn, id],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn insert_oidc_provider(&self, p: &OidcProvider) -> Result<()> {
+        self.lock()?
+            .execute(
+                &format!("INSERT INTO oidc_providers ({PROVIDER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![
+                    p.arn,
+                    p.account,
+                    p.url,
+                    strings_to_json(&p.client_ids),
+                    strings_to_json(&p.thumbprints),
+                    tags_to_json(&p.tags),
+                    p.created
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    backend(e)
+                }
+            })
+    }
+
+    fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {PROVIDER_COLUMNS} FROM oidc_providers WHERE arn = ?1"
+            ))
+            .map_err(backend)?;
+        stmt.query_row([arn], Self::provider_row)
+            .optional()
+            .map_err(backend)
+    }
+
+    fn oidc_providers(&self, account: &str) -> Result<Vec<OidcProvider>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {PROVIDER_COLUMNS} FROM oidc_providers WHERE account = ?1 ORDER BY arn"
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([account], Self::provider_row)
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn update_oidc_provider(&self, p: &OidcProvider) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute(
+                "UPDATE oidc_providers SET client_ids = ?2, thumbprints = ?3, tags = ?4 WHERE arn = ?1",
+                params![
+                    p.arn,
+                    strings_to_json(&p.client_ids),
+                    strings_to_json(&p.thumbprints),
+                    tags_to_json(&p.tags)
+                ],
+            )
+            .map_err(backend)?;
+        affected(n)
+    }
+
+    fn delete_oidc_provider(&self, arn: &str) -> Result<()> {
+        let n = self
+            .lock()?
+            .execute("DELETE FROM oidc_providers WHERE arn = ?1", [arn])
+            .map_err(backend)?;
+        affected(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(dir: &Path) -> SqliteStore {
+        let key = MasterKey::load_or_create(&dir.join("master.key")).unwrap();
+        SqliteStore::open(dir, key).unwrap()
+    }
+
+    fn account(store: &SqliteStore, id: &str) {
+        store
+            .create_account(
+                &Account {
+                    id: id.into(),
+                    created: 1,
+                },
+                &AccessKey {
+                    id: format!("AKIA{id}"),
+                    account: id.into(),
+                    secret: format!("secret-{id}"),
+                    created: 1,
+                },
+            )
+            .unwrap();
+    }
+
+    fn role(name: &str) -> Role {
+        Role {
+            account: "123456789012".into(),
+            name: name.into(),
+            id: format!("AROA{name}"),
+            path: "/".into(),
+            trust_policy: "{}".into(),
+            description: None,
+            max_session_duration: 3600,
+            boundary: None,
+            tags: vec![Tag {
+                key: "k".into(),
+                value: "v".into(),
+            }],
+            created: 1,
+        }
+    }
+
+    #[test]
+    fn accounts_and_sealed_keys_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path());
+            account(&s, "123456789012");
+            assert_eq!(
+                s.create_account(
+                    &Account {
+                        id: "123456789012".into(),
+                        created: 1
+                    },
+                    &AccessKey {
+                        id: "AKIAX".into(),
+                        account: "123456789012".into(),
+                        secret: "x".into(),
+                        created: 1
+                    }
+                ),
+                Err(StoreError::AlreadyExists)
+            );
+        }
+        let s = open(dir.path());
+        let key = s.access_key("AKIA123456789012").unwrap().unwrap();
+        assert_eq!(key.secret, "secret-123456789012");
+        assert!(!format!("{key:?}").contains("secret-"));
+        let raw = std::fs::read(dir.path().join("irsa.db")).unwrap();
+        let wal = std::fs::read(dir.path().join("irsa.db-wal")).unwrap_or_default();
+        for bytes in [raw, wal] {
+            assert!(
+                !bytes.windows(19).any(|w| w == b"secret-123456789012"),
+                "secret stored in plain text"
+            );
+        }
+        assert_eq!(s.accounts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn roles_are_unique_case_insensitively_and_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        account(&s, "123456789012");
+        s.insert_role(&role("App")).unwrap();
+        let mut dup = role("app");
+        dup.id = "AROAother".into();
+        assert_eq!(s.insert_role(&dup), Err(StoreError::AlreadyExists));
+        assert_eq!(s.role("123456789012", "APP").unwrap().unwrap().name, "App");
+        s.put_role_policy("123456789012", "App", "p", "{}").unwrap();
+        s.attach_role_policy(
+            "123456789012",
+            "App",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        )
+        .unwrap();
+        s.attach_role_policy(
+            "123456789012",
+            "App",
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        )
+        .unwrap();
+        assert_eq!(
+            s.attached_role_policies("123456789012", "app")
+                .unwrap()
+                .len(),
+            1
+        );
+        s.delete_role("123456789012", "app").unwrap();
+        assert!(s.role_policies("123456789012", "App").unwrap().is_empty());
+        assert!(
+            s.attached_role_policies("123456789012", "App")
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            s.delete_role("123456789012", "app"),
+            Err(StoreError::NotFound)
+        );
+    }
+
+    #[test]
+    fn policy_versions_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        account(&s, "123456789012");
+        let p = ManagedPolicy {
+            arn: "arn:aws:iam::123456789012:policy/p".into(),
+            account: "123456789012".into(),
+            name: "p".into(),
+            id: "ANPAp".into(),
+            path: "/".into(),
+            description: None,
+            default_version: "v1".into(),
+            next_version: 2,
+            tags: vec![],
+            created: 1,
+            updated: 1,
+        };
+        let v = |id: &str| PolicyVersion {
+            id: id.into(),
+            document: "{}".into(),
+            created: 1,
+        };
+        s.insert_policy(&p, &v("v1")).unwrap();
+        for i in 2..=10 {
+            s.insert_policy_version(&p.arn, &v(&format!("v{i}")))
+                .unwrap();
+        }
+        let ids: Vec<String> = s
+            .policy_versions(&p.arn)
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect();
+        assert_eq!(ids.first().map(String::as_str), Some("v10"));
+        assert_eq!(ids.last().map(String::as_str), Some("v1"));
+        s.delete_policy(&p.arn).unwrap();
+        assert!(s.policy_versions(&p.arn).unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(open(dir.path()));
+        let conn = Connection::open(dir.path().join("irsa.db")).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(conn);
+        let key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let e = SqliteStore::open(dir.path(), key).unwrap_err();
+        assert!(e.to_string().contains("schema version 99"), "{e}");
+    }
+}
