@@ -4,6 +4,7 @@
 //! command lives in its own module under `cmd/`.
 
 mod cmd;
+mod datadir;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the AWS-compatible endpoint (IAM, STS) on an embedded store.
+    ///
+    /// A fresh data dir gets an account, its admin key, and the files
+    /// DATA_DIR/aws/config and DATA_DIR/aws/credentials; the printed `export`
+    /// lines point the aws CLI and SDKs at them.
+    Serve(cmd::serve::ServeArgs),
+    /// Manage accounts of a data dir.
+    #[command(subcommand)]
+    Account(cmd::serve::AccountCommand),
     /// Check and evaluate IAM policy documents offline.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -29,6 +39,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => cmd::serve::serve(args),
+        Command::Account(c) => cmd::serve::account(c),
         Command::Policy(c) => cmd::policy::run(c),
     };
     match result {

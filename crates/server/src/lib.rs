@@ -1,1 +1,294 @@
 //! irsa's AWS-compatible endpoint.
+//!
+//! One listener serves every service: a request's SigV4 credential scope names
+//! the service (`iam`, `sts`), its `Action` the operation. Each request is
+//! authenticated ([`auth`]), authorized by the policy engine, and answered in
+//! AWS's wire format ([`protocol`]); every error is an AWS error code.
+
+mod auth;
+mod aws_managed;
+mod error;
+mod iam;
+mod ids;
+mod protocol;
+mod state;
+mod sts;
+mod time;
+mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub use auth::Origin;
+pub use error::ApiError;
+pub use state::State;
+
+use protocol::query::{Params, request_params};
+use protocol::xml;
+
+/// Largest request body accepted.
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Longest a request may take before it is answered with an error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The router: `/healthz` and the AWS protocol endpoint on every other path.
+pub fn app(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(aws_endpoint)
+        .with_state(state)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+}
+
+/// Creates an account with its root access key in `store`; returns the key id
+/// and secret.
+pub fn create_account(store: &dyn store::Store, id: &str) -> Result<(String, String), ApiError> {
+    let key_id = ids::access_key_id("AKIA")?;
+    let secret = ids::secret_access_key()?;
+    let now = time::now();
+    store
+        .create_account(
+            &store::Account {
+                id: id.to_string(),
+                created: now,
+            },
+            &store::AccessKey {
+                id: key_id.clone(),
+                account: id.to_string(),
+                secret: secret.clone(),
+                created: now,
+            },
+        )
+        .map_err(|e| match e {
+            store::StoreError::AlreadyExists => {
+                ApiError::already_exists(format!("Account {id} already exists."))
+            }
+            other => ApiError::from(other),
+        })?;
+    Ok((key_id, secret))
+}
+
+/// The answer to "Action X does not exist in version V".
+pub(crate) fn invalid_action(action: &str, version: &str) -> ApiError {
+    ApiError::new(
+        "InvalidAction",
+        StatusCode::BAD_REQUEST,
+        format!("Could not find operation {action} for version {version}"),
+    )
+}
+
+struct Answer {
+    namespace: &'static str,
+    action: String,
+    result: Result<Option<xml::Xml>, ApiError>,
+}
+
+async fn aws_endpoint(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    request: Request,
+) -> Response {
+    let request_id = ids::request_id();
+    let started = std::time::Instant::now();
+    let origin = Origin {
+        source_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        secure: false,
+    };
+    let (parts, body) = request.into_parts();
+    let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => dispatch(&state, &parts, &body, &origin),
+        Err(_) => Answer {
+            namespace: iam::NAMESPACE,
+            action: String::new(),
+            result: Err(ApiError::new(
+                "RequestEntityTooLarge",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body must be at most {BODY_LIMIT} bytes."),
+            )),
+        },
+    };
+    let (status, body, code) = match answer.result {
+        Ok(result) => (
+            StatusCode::OK,
+            xml::response(answer.namespace, &answer.action, &request_id, result),
+            None,
+        ),
+        Err(e) => (
+            e.status(),
+            xml::error(
+                answer.namespace,
+                e.is_sender_fault(),
+                e.code(),
+                e.message(),
+                &request_id,
+            ),
+            Some(e.code()),
+        ),
+    };
+    tracing::debug!(
+        request_id = %request_id,
+        action = %answer.action,
+        status = status.as_u16(),
+        error = code.unwrap_or(""),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+fn dispatch(
+    state: &State,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    origin: &Origin,
+) -> Answer {
+    let query = parts.uri.query().unwrap_or("");
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let path = parts.uri.path();
+    let sig_request = sigv4::HttpRequest {
+        method: parts.method.as_str(),
+        path,
+        query,
+        headers: &headers,
+        body,
+    };
+    let params = match request_params(query, body) {
+        Ok(p) => p,
+        Err(e) => {
+            return Answer {
+                namespace: iam::NAMESPACE,
+                action: String::new(),
+                result: Err(e),
+            };
+        }
+    };
+    let action = params.action().unwrap_or_default().to_string();
+    let now = time::now();
+    let (caller, service) = match auth::authenticate(state, &sig_request, now) {
+        Ok(found) => found,
+        Err(e) => {
+            let namespace = if params.get("Version") == Some(sts::VERSION) {
+                sts::NAMESPACE
+            } else {
+                iam::NAMESPACE
+            };
+            return Answer {
+                namespace,
+                action,
+                result: Err(e),
+            };
+        }
+    };
+    let (namespace, version) = match service.as_str() {
+        "iam" => (iam::NAMESPACE, iam::VERSION),
+        "sts" => (sts::NAMESPACE, sts::VERSION),
+        other => {
+            return Answer {
+                namespace: iam::NAMESPACE,
+                action,
+                result: Err(ApiError::new(
+                    "SignatureDoesNotMatch",
+                    StatusCode::FORBIDDEN,
+                    format!("Credential should be scoped to correct service: '{other}'. "),
+                )),
+            };
+        }
+    };
+    let result = run(state, &service, &params, &caller, origin, version, now);
+    Answer {
+        namespace,
+        action,
+        result,
+    }
+}
+
+fn run(
+    state: &State,
+    service: &str,
+    params: &Params,
+    caller: &auth::Caller,
+    origin: &Origin,
+    version: &str,
+    now: i64,
+) -> Result<Option<xml::Xml>, ApiError> {
+    let Some(action) = params.action() else {
+        return Err(ApiError::new(
+            "MissingAction",
+            StatusCode::BAD_REQUEST,
+            "The request is missing an action or a required parameter.",
+        ));
+    };
+    let given = params.get("Version").unwrap_or_default();
+    if given != version {
+        return Err(invalid_action(action, given));
+    }
+    match service {
+        "iam" => iam::handle(state, action, params, caller, origin, now),
+        _ => sts::handle(action, params, caller),
+    }
+}
+
+/// Serves `app` on `listener` until ctrl-c or SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) -> std::io::Result<()> {
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Turns a response body into text (for tests and tools).
+pub async fn body_text(body: Body) -> String {
+    axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}

@@ -156,7 +156,15 @@ fn affected(n: usize) -> Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) `DIR/irsa.db`, sealing secrets with `key`.
     pub fn open(dir: &Path, key: MasterKey) -> Result<SqliteStore> {
-        let conn = Connection::open(dir.join("irsa.db")).map_err(backend)?;
+        let path = dir.join("irsa.db");
+        let conn = Connection::open(&path).map_err(backend)?;
+        // Only the owner reads the store (its journal files take the same mode).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Backend(format!("`{}`: {e}", path.display())))?;
+        }
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",

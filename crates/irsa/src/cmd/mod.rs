@@ -1,1 +1,2 @@
 pub(crate) mod policy;
+pub(crate) mod serve;

@@ -1,0 +1,158 @@
+//! `irsa serve` and `irsa account create`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::datadir::{self, DEFAULT_ACCOUNT, DataDir};
+
+/// Where state lives; shared by every command that reads or changes it.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct DataDirArg {
+    /// The data dir: SQLite store, master key, AWS config files.
+    #[arg(
+        long,
+        env = "IRSA_DATA_DIR",
+        default_value = "./.irsa",
+        value_name = "DIR"
+    )]
+    pub(crate) data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Address to listen on, for every service.
+    #[arg(
+        long,
+        env = "IRSA_LISTEN",
+        default_value = "127.0.0.1:4599",
+        value_name = "ADDR"
+    )]
+    listen: String,
+    /// The account a fresh data dir starts with.
+    #[arg(long, default_value = DEFAULT_ACCOUNT, value_name = "ID")]
+    account_id: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum AccountCommand {
+    /// Add an account with its admin access key and an AWS profile for it.
+    ///
+    /// Works while `irsa serve` runs: the server sees the account at once.
+    Create(AccountCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AccountCreateArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// The new account's 12-digit id.
+    #[arg(long, value_name = "ID")]
+    id: String,
+    /// The AWS profile to write for it (default: account-ID).
+    #[arg(long)]
+    profile: Option<String>,
+}
+
+fn check_account_id(id: &str) -> Result<(), String> {
+    if policy::is_account_id(id) {
+        Ok(())
+    } else {
+        Err(format!("account id `{id}` must be 12 digits"))
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IRSA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
+    check_account_id(&args.account_id)?;
+    init_logging(args.log_format);
+    let dir = DataDir::new(&args.data.data_dir);
+    let store = dir.open_store()?;
+    let endpoint = format!("http://{}", args.listen);
+    if store.accounts().map_err(|e| e.to_string())?.is_empty() {
+        let (key, secret) = server::create_account(store.as_ref(), &args.account_id)
+            .map_err(|e| e.message().to_string())?;
+        datadir::write_profile(&dir, "default", &key, &secret, &endpoint)?;
+        eprintln!(
+            "irsa: initialised {} with account {}",
+            dir.root.display(),
+            args.account_id
+        );
+    } else if datadir::set_endpoint(&dir, &endpoint)? {
+        eprintln!(
+            "irsa: pointed the AWS profiles in {} at {endpoint}",
+            dir.config().display()
+        );
+    }
+    println!("{}", dir.exports());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        tracing::info!(listen = %args.listen, data_dir = %dir.root.display(), "irsa serving");
+        let state = Arc::new(server::State::new(store));
+        server::serve(listener, state)
+            .await
+            .map_err(|e| format!("server failed: {e}"))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn account(command: AccountCommand) -> Result<ExitCode, String> {
+    match command {
+        AccountCommand::Create(args) => {
+            check_account_id(&args.id)?;
+            let dir = DataDir::new(&args.data.data_dir);
+            let store = dir.open_existing()?;
+            let profile = args
+                .profile
+                .unwrap_or_else(|| format!("account-{}", args.id));
+            if datadir::has_profile(&dir, &profile) {
+                return Err(format!(
+                    "profile `{profile}` already exists in {}; choose another with --profile",
+                    dir.credentials().display()
+                ));
+            }
+            let endpoint =
+                datadir::endpoint(&dir).unwrap_or_else(|| "http://127.0.0.1:4599".into());
+            let (key, secret) = server::create_account(store.as_ref(), &args.id)
+                .map_err(|e| e.message().to_string())?;
+            datadir::write_profile(&dir, &profile, &key, &secret, &endpoint)?;
+            println!(
+                "created account {} with profile `{profile}` (aws --profile {profile} …)",
+                args.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
