@@ -1,0 +1,229 @@
+//! A real server on a loopback port over a temporary SQLite store, and a SigV4
+//! client for it.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use store::{MasterKey, SqliteStore, Store};
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub key: String,
+    pub secret: String,
+    pub store: Arc<dyn Store>,
+    pub dir: tempfile::TempDir,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Resp {
+    /// Text of the first `<name>` element.
+    pub fn tag(&self, name: &str) -> Option<String> {
+        self.tags(name).into_iter().next()
+    }
+
+    /// Text of every `<name>` element, in order.
+    pub fn tags(&self, name: &str) -> Vec<String> {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let mut out = Vec::new();
+        let mut rest = self.body.as_str();
+        while let Some(start) = rest.find(&open) {
+            let after = &rest[start + open.len()..];
+            let Some(end) = after.find(&close) else { break };
+            out.push(unescape(&after[..end]));
+            rest = &after[end + close.len()..];
+        }
+        out
+    }
+
+    pub fn code(&self) -> String {
+        self.tag("Code").unwrap_or_default()
+    }
+
+    pub fn message(&self) -> String {
+        self.tag("Message").unwrap_or_default()
+    }
+
+    /// Asserts an AWS error with this status and code.
+    pub fn expect_error(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(
+            (self.status, self.code().as_str()),
+            (status, code),
+            "{}",
+            self.body
+        );
+        assert!(self.body.contains("<ErrorResponse xmlns="), "{}", self.body);
+        assert!(
+            self.tag("RequestId").is_some_and(|r| r.len() == 36),
+            "{}",
+            self.body
+        );
+        self
+    }
+
+    pub fn ok(&self) -> &Self {
+        assert_eq!(self.status, 200, "{}", self.body);
+        self
+    }
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Decodes a URL-encoded policy document as IAM returns it.
+pub fn url_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), key).unwrap());
+        let (key, secret) = server::create_account(store.as_ref(), ACCOUNT).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(server::State::new(store.clone()));
+        tokio::spawn(server::serve(listener, state));
+        Server {
+            addr,
+            key,
+            secret,
+            store,
+            dir,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    /// Sends a raw request.
+    pub async fn send(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{}", self.addr, path_and_query));
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = self
+            .client
+            .request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Resp {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// A signed POST with the given credentials, service and time.
+    pub async fn signed_with(
+        &self,
+        key: &str,
+        secret: &str,
+        token: Option<&str>,
+        service: &str,
+        when: i64,
+        params: &[(&str, &str)],
+    ) -> Resp {
+        let body = form(params);
+        let host = self.addr.to_string();
+        let base = [
+            ("host", host.as_str()),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+        ];
+        let req = sigv4::HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &base,
+            body: body.as_bytes(),
+        };
+        let mut headers: Vec<(String, String)> = base[1..]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        headers.extend(sigv4::sign(
+            &req,
+            key,
+            secret,
+            token,
+            "us-east-1",
+            service,
+            when,
+        ));
+        self.send("POST", "/", &headers, body.into_bytes()).await
+    }
+
+    /// An IAM call signed by the account's admin key.
+    pub async fn iam(&self, action: &str, params: &[(&str, &str)]) -> Resp {
+        let mut all = vec![("Action", action), ("Version", "2010-05-08")];
+        all.extend_from_slice(params);
+        self.signed_with(&self.key, &self.secret, None, "iam", now(), &all)
+            .await
+    }
+
+    /// An STS call signed by the account's admin key.
+    pub async fn sts(&self, action: &str, params: &[(&str, &str)]) -> Resp {
+        let mut all = vec![("Action", action), ("Version", "2011-06-15")];
+        all.extend_from_slice(params);
+        self.signed_with(&self.key, &self.secret, None, "sts", now(), &all)
+            .await
+    }
+}
+
+pub fn form(params: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+pub const TRUST: &str = include_str!("../../../../examples/trust-policy.json");
+pub const APP: &str = include_str!("../../../../examples/app-policy.json");
