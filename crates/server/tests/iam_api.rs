@@ -1027,7 +1027,7 @@ async fn oidc_providers() {
     );
     assert_eq!(
         s.iam("ListOpenIDConnectProviders", &[]).await.tags("Arn"),
-        [arn.clone()]
+        std::slice::from_ref(&arn)
     );
 
     s.iam(
