@@ -1,0 +1,177 @@
+//! The signing side of a local cluster: an RSA-2048 key, its JWK, and
+//! ServiceAccount tokens with the claims a kubelet-projected token carries.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use serde_json::json;
+
+use crate::b64;
+use crate::jwk::{Jwk, KeyMaterial};
+
+/// A cluster's token signing key.
+pub struct SigningKey {
+    pair: RsaKeyPair,
+    kid: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.kid)
+    }
+}
+
+/// What to put in a ServiceAccount token.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountToken<'a> {
+    /// The issuer URL.
+    pub issuer: &'a str,
+    /// Namespace.
+    pub namespace: &'a str,
+    /// ServiceAccount name.
+    pub service_account: &'a str,
+    /// Audiences.
+    pub audiences: &'a [String],
+    /// Issue time, seconds since the epoch.
+    pub issued_at: i64,
+    /// Lifetime in seconds.
+    pub expiration_seconds: i64,
+    /// The pod the token is bound to, if any.
+    pub pod: Option<&'a str>,
+}
+
+/// A random UUID v4 (for the uids a kubelet token carries).
+fn uuid() -> String {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    if let Some(x) = b.get_mut(6) {
+        *x = (*x & 0x0f) | 0x40;
+    }
+    if let Some(x) = b.get_mut(8) {
+        *x = (*x & 0x3f) | 0x80;
+    }
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..8).unwrap_or_default(),
+        h.get(8..12).unwrap_or_default(),
+        h.get(12..16).unwrap_or_default(),
+        h.get(16..20).unwrap_or_default(),
+        h.get(20..32).unwrap_or_default()
+    )
+}
+
+impl SigningKey {
+    /// A new RSA-2048 key.
+    pub fn generate() -> Result<SigningKey, String> {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| "RSA key generation failed".to_string())?;
+        SigningKey::from_pair(pair)
+    }
+
+    /// A key from its PKCS#8 DER.
+    pub fn from_pkcs8(der: &[u8]) -> Result<SigningKey, String> {
+        let pair =
+            RsaKeyPair::from_pkcs8(der).map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
+        SigningKey::from_pair(pair)
+    }
+
+    fn from_pair(pair: RsaKeyPair) -> Result<SigningKey, String> {
+        let spki: PublicKeyX509Der<'_> = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| "cannot encode the public key".to_string())?;
+        // Kubernetes' key id: base64url(SHA-256(DER of the SubjectPublicKeyInfo)).
+        let kid = b64::encode(digest(&SHA256, spki.as_ref()).as_ref());
+        Ok(SigningKey { pair, kid })
+    }
+
+    /// PKCS#8 DER of the private key (to store, sealed).
+    pub fn to_pkcs8(&self) -> Result<Vec<u8>, String> {
+        let der: Pkcs8V1Der<'_> = self
+            .pair
+            .as_der()
+            .map_err(|_| "cannot encode the key".to_string())?;
+        Ok(der.as_ref().to_vec())
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// PEM of the public key (SubjectPublicKeyInfo), as `sa.pub` files hold it.
+    pub fn public_pem(&self) -> Result<String, String> {
+        let spki: PublicKeyX509Der<'_> = self
+            .pair
+            .public_key()
+            .as_der()
+            .map_err(|_| "cannot encode the public key".to_string())?;
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, spki.as_ref());
+        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+        for chunk in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(chunk));
+            pem.push('\n');
+        }
+        pem.push_str("-----END PUBLIC KEY-----\n");
+        Ok(pem)
+    }
+
+    /// The public JWK (RS256, use sig).
+    pub fn jwk(&self) -> Jwk {
+        let public = self.pair.public_key();
+        let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(public);
+        Jwk {
+            kid: Some(self.kid.clone()),
+            alg: Some("RS256".into()),
+            material: KeyMaterial::Rsa {
+                n: components.n,
+                e: components.e,
+            },
+        }
+    }
+
+    /// Signs a JSON payload as an RS256 JWT with this key's `kid`.
+    pub fn sign(&self, payload: &serde_json::Value) -> Result<String, String> {
+        let header = json!({"alg": "RS256", "kid": self.kid});
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.to_string().as_bytes()),
+            b64::encode(payload.to_string().as_bytes())
+        );
+        let mut sig = vec![0u8; self.pair.public_modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                input.as_bytes(),
+                &mut sig,
+            )
+            .map_err(|_| "signing failed".to_string())?;
+        Ok(format!("{input}.{}", b64::encode(&sig)))
+    }
+
+    /// A ServiceAccount token as the kubelet projects it.
+    pub fn service_account_token(&self, t: &ServiceAccountToken<'_>) -> Result<String, String> {
+        let mut k8s = json!({
+            "namespace": t.namespace,
+            "serviceaccount": {"name": t.service_account, "uid": uuid()},
+        });
+        if let (Some(pod), Some(map)) = (t.pod, k8s.as_object_mut()) {
+            map.insert("pod".into(), json!({"name": pod, "uid": uuid()}));
+        }
+        let payload = json!({
+            "aud": t.audiences,
+            "exp": t.issued_at + t.expiration_seconds,
+            "iat": t.issued_at,
+            "iss": t.issuer,
+            "jti": uuid(),
+            "kubernetes.io": k8s,
+            "nbf": t.issued_at,
+            "sub": format!("system:serviceaccount:{}:{}", t.namespace, t.service_account),
+        });
+        self.sign(&payload)
+    }
+}
