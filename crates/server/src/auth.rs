@@ -1,9 +1,12 @@
-//! Who is calling: SigV4 verification against the caller's secret, and the
+//! Who is calling: SigV4 verification against the caller's secret (a root key
+//! from the store, or a session's secret from its sealed token), and the
 //! decision of the policy engine for what they ask.
 
-use policy::{Context, PolicySet, Principal, Request, authorize};
+use axum::http::StatusCode;
+use policy::{CompiledPolicy, Context, Decision, PolicySet, Principal, Request, authorize};
 
 use crate::error::ApiError;
+use crate::session::Session;
 use crate::state::State;
 
 /// The authenticated caller of a request.
@@ -13,6 +16,8 @@ pub(crate) struct Caller {
     pub(crate) account: String,
     /// The principal, for policy evaluation.
     pub(crate) principal: Principal,
+    /// The role session, for callers with temporary credentials.
+    pub(crate) session: Option<Session>,
 }
 
 impl Caller {
@@ -21,11 +26,12 @@ impl Caller {
         self.principal.arn()
     }
 
-    /// The `UserId` of GetCallerIdentity: the account id for root.
+    /// The `UserId` of GetCallerIdentity: the account id for root,
+    /// `ROLE-ID:SESSION` for a role session.
     pub(crate) fn user_id(&self) -> String {
-        match &self.principal {
-            Principal::Root { account } => account.clone(),
-            other => other.arn(),
+        match &self.session {
+            Some(s) => s.assumed_role_id(),
+            None => self.account.clone(),
         }
     }
 }
@@ -41,6 +47,14 @@ pub struct Origin {
     pub secure: bool,
 }
 
+fn invalid_token() -> ApiError {
+    ApiError::new(
+        "InvalidClientTokenId",
+        StatusCode::FORBIDDEN,
+        "The security token included in the request is invalid.",
+    )
+}
+
 /// Verifies the request's SigV4 signature and returns the caller and the
 /// credential scope's service.
 pub(crate) fn authenticate(
@@ -49,19 +63,41 @@ pub(crate) fn authenticate(
     now: i64,
 ) -> Result<(Caller, String), ApiError> {
     let claim = sigv4::read_claim(req).map_err(|e| ApiError::signature(&e))?;
-    let Some(key) = state.access_key(&claim.access_key)? else {
-        return Err(ApiError::new(
-            "InvalidClientTokenId",
-            axum::http::StatusCode::FORBIDDEN,
-            "The security token included in the request is invalid.",
-        ));
-    };
-    sigv4::verify(req, &claim, &key.secret, now).map_err(|e| ApiError::signature(&e))?;
-    let caller = Caller {
-        principal: Principal::Root {
-            account: key.account.clone(),
-        },
-        account: key.account,
+    let caller = if claim.access_key.starts_with("ASIA") {
+        let token = claim.security_token.as_deref().ok_or_else(invalid_token)?;
+        let session = state.ring.open(token)?;
+        if session.access_key != claim.access_key {
+            return Err(invalid_token());
+        }
+        if now >= session.expires {
+            return Err(ApiError::new(
+                "ExpiredToken",
+                StatusCode::FORBIDDEN,
+                "The security token included in the request is expired",
+            ));
+        }
+        sigv4::verify(req, &claim, &session.secret, now).map_err(|e| ApiError::signature(&e))?;
+        Caller {
+            account: session.account.clone(),
+            principal: Principal::AssumedRole {
+                arn: session.arn(),
+                role_arn: session.role_arn.clone(),
+                account: session.account.clone(),
+            },
+            session: Some(session),
+        }
+    } else {
+        let key = state
+            .access_key(&claim.access_key)?
+            .ok_or_else(invalid_token)?;
+        sigv4::verify(req, &claim, &key.secret, now).map_err(|e| ApiError::signature(&e))?;
+        Caller {
+            principal: Principal::Root {
+                account: key.account.clone(),
+            },
+            account: key.account,
+            session: None,
+        }
     };
     Ok((caller, claim.scope.service))
 }
@@ -82,11 +118,115 @@ pub(crate) fn context(caller: &Caller, origin: &Origin, now: i64) -> Context {
     if let Some(ua) = &origin.user_agent {
         ctx.insert("aws:UserAgent", ua.as_str());
     }
+    if let Some(s) = &caller.session {
+        ctx.insert("aws:userid", s.assumed_role_id())
+            .insert("aws:TokenIssueTime", crate::time::iso8601(s.issued));
+        if let Some(src) = &s.source_identity {
+            ctx.insert("aws:SourceIdentity", src.as_str());
+        }
+        for (k, v) in &s.tags {
+            ctx.insert(format!("aws:PrincipalTag/{k}"), v.as_str());
+        }
+    } else {
+        ctx.insert("aws:userid", caller.account.as_str());
+    }
     ctx
 }
 
-/// Decides `action` on `resource` for the caller with the policy engine;
-/// a denial is AWS's AccessDenied with its reason.
+/// The policy that stands in for one that can no longer be read: fail closed.
+const DENY_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;
+
+/// The policies that bound what a caller may do.
+#[derive(Default)]
+struct CallerPolicies {
+    identity: Vec<CompiledPolicy>,
+    boundary: Option<CompiledPolicy>,
+    session: Vec<CompiledPolicy>,
+}
+
+/// A root caller holds its account's permissions with no policy; a role
+/// session has its role's current policies (inline and attached), its
+/// boundary, and the session policies it was created with.
+fn caller_policies(state: &State, caller: &Caller) -> Result<CallerPolicies, ApiError> {
+    let Some(s) = &caller.session else {
+        return Ok(CallerPolicies::default());
+    };
+    let mut out = CallerPolicies::default();
+    let Some(role) = state
+        .store
+        .role(&s.account, &s.role_name)?
+        .filter(|r| r.arn() == s.role_arn)
+    else {
+        // The role is gone: the session keeps no permission.
+        return Ok(out);
+    };
+    for (name, doc) in state.store.role_policies(&s.account, &role.name)? {
+        out.identity
+            .push(state.compile(&format!("{} (inline {name})", role.arn()), &doc)?);
+    }
+    for arn in state.store.attached_role_policies(&s.account, &role.name)? {
+        if let Some(doc) = crate::iam::managed_policy_document(state, &s.account, &arn)? {
+            out.identity.push(state.compile(&arn, &doc)?);
+        }
+    }
+    if let Some(arn) = &role.boundary {
+        let doc = crate::iam::managed_policy_document(state, &s.account, arn)?.unwrap_or_default();
+        // A boundary that no longer exists allows nothing.
+        out.boundary = Some(match state.compile(arn, &doc) {
+            Ok(p) => p,
+            Err(_) => state.compile(arn, DENY_ALL)?,
+        });
+    }
+    if let Some(doc) = &s.policy {
+        out.session.push(state.compile("session policy", doc)?);
+    }
+    for arn in &s.policy_arns {
+        let doc = crate::iam::managed_policy_document(state, &s.account, arn)?.unwrap_or_default();
+        if let Ok(p) = state.compile(arn, &doc) {
+            out.session.push(p);
+        }
+    }
+    // Session policies that can no longer be read allow nothing.
+    if (s.policy.is_some() || !s.policy_arns.is_empty()) && out.session.is_empty() {
+        out.session.push(state.compile("session policy", DENY_ALL)?);
+    }
+    Ok(out)
+}
+
+/// The decision for `action` on `resource` by the caller, with an optional
+/// resource-based policy (a role's trust policy for AssumeRole).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decide(
+    state: &State,
+    caller: &Caller,
+    ctx: &Context,
+    action: &str,
+    resource: &str,
+    resource_account: Option<&str>,
+    resource_policy: Option<&CompiledPolicy>,
+    resource_must_allow: bool,
+) -> Result<Decision, ApiError> {
+    let p = caller_policies(state, caller)?;
+    let set = PolicySet {
+        identity: &p.identity,
+        resource: resource_policy,
+        boundary: p.boundary.as_ref(),
+        session: &p.session,
+        resource_must_allow,
+    };
+    let req = Request {
+        principal: &caller.principal,
+        action,
+        resource,
+        resource_account: resource_account.or(Some(&caller.account)),
+        context: ctx,
+    };
+    Ok(authorize(&req, &set))
+}
+
+/// Decides `action` on `resource` (in the caller's account) with the policy
+/// engine; a denial is AWS's AccessDenied with its reason.
 pub(crate) fn check(
     state: &State,
     caller: &Caller,
@@ -94,19 +234,7 @@ pub(crate) fn check(
     action: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
-    let identity = identity_policies(state, caller)?;
-    let set = PolicySet {
-        identity: &identity,
-        ..PolicySet::default()
-    };
-    let req = Request {
-        principal: &caller.principal,
-        action,
-        resource,
-        resource_account: Some(&caller.account),
-        context: ctx,
-    };
-    let decision = authorize(&req, &set);
+    let decision = decide(state, caller, ctx, action, resource, None, None, false)?;
     if decision.is_allowed() {
         return Ok(());
     }
@@ -115,20 +243,4 @@ pub(crate) fn check(
         caller.arn(),
         decision.reason(action)
     )))
-}
-
-/// The caller's identity-based policies: none for an account root, which holds
-/// every permission of its account. Other callers fail closed until their
-/// policies can be loaded.
-fn identity_policies(
-    _state: &State,
-    caller: &Caller,
-) -> Result<Vec<policy::CompiledPolicy>, ApiError> {
-    match caller.principal {
-        Principal::Root { .. } => Ok(Vec::new()),
-        _ => Err(ApiError::internal(format!(
-            "no identity policies can be loaded for {}",
-            caller.arn()
-        ))),
-    }
 }

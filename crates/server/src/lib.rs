@@ -7,10 +7,14 @@
 
 mod auth;
 mod aws_managed;
+pub mod clusters;
+mod eks;
 mod error;
 mod iam;
 mod ids;
+mod issuers;
 mod protocol;
+mod session;
 mod state;
 mod sts;
 mod time;
@@ -43,6 +47,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn app(state: Arc<State>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/oidc/id/{id}/.well-known/openid-configuration",
+            get(clusters::discovery),
+        )
+        .route("/oidc/id/{id}/keys", get(clusters::jwks))
         .fallback(aws_endpoint)
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -88,10 +97,24 @@ pub(crate) fn invalid_action(action: &str, version: &str) -> ApiError {
     )
 }
 
-struct Answer {
-    namespace: &'static str,
-    action: String,
-    result: Result<Option<xml::Xml>, ApiError>,
+/// What an AWS endpoint request is answered with.
+enum Reply {
+    /// Query protocol: XML in a service's namespace.
+    Xml {
+        namespace: &'static str,
+        action: String,
+        result: Result<Option<xml::Xml>, ApiError>,
+    },
+    /// REST-JSON (EKS).
+    Json(eks::JsonReply),
+}
+
+fn xml_error(namespace: &'static str, action: &str, e: ApiError) -> Reply {
+    Reply::Xml {
+        namespace,
+        action: action.to_string(),
+        result: Err(e),
+    }
 }
 
 async fn aws_endpoint(
@@ -113,59 +136,81 @@ async fn aws_endpoint(
         secure: false,
     };
     let (parts, body) = request.into_parts();
-    let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(body) => dispatch(&state, &parts, &body, &origin),
-        Err(_) => Answer {
-            namespace: iam::NAMESPACE,
-            action: String::new(),
-            result: Err(ApiError::new(
+    let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => dispatch(&state, &parts, &body, &origin).await,
+        Err(_) => xml_error(
+            iam::NAMESPACE,
+            "",
+            ApiError::new(
                 "RequestEntityTooLarge",
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("Request body must be at most {BODY_LIMIT} bytes."),
-            )),
-        },
-    };
-    let (status, body, code) = match answer.result {
-        Ok(result) => (
-            StatusCode::OK,
-            xml::response(answer.namespace, &answer.action, &request_id, result),
-            None,
+            ),
         ),
-        Err(e) => (
+    };
+    let (status, body, content_type, error_type, action) = match reply {
+        Reply::Xml {
+            namespace,
+            action,
+            result: Ok(result),
+        } => (
+            StatusCode::OK,
+            xml::response(namespace, &action, &request_id, result),
+            "text/xml",
+            None,
+            action,
+        ),
+        Reply::Xml {
+            namespace,
+            action,
+            result: Err(e),
+        } => (
             e.status(),
             xml::error(
-                answer.namespace,
+                namespace,
                 e.is_sender_fault(),
                 e.code(),
                 e.message(),
                 &request_id,
             ),
+            "text/xml",
             Some(e.code()),
+            action,
+        ),
+        Reply::Json(j) => (
+            j.status,
+            j.body,
+            "application/json",
+            j.error_type,
+            String::new(),
         ),
     };
     tracing::debug!(
         request_id = %request_id,
-        action = %answer.action,
+        action = %action,
         status = status.as_u16(),
-        error = code.unwrap_or(""),
+        error = error_type.unwrap_or(""),
         micros = started.elapsed().as_micros() as u64,
         "request"
     );
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-requestid", v);
+    }
+    if let Some(t) = error_type.filter(|_| content_type == "application/json") {
+        headers.insert("x-amzn-errortype", HeaderValue::from_static(t));
     }
     response
 }
 
-fn dispatch(
+async fn dispatch(
     state: &State,
     parts: &axum::http::request::Parts,
     body: &[u8],
     origin: &Origin,
-) -> Answer {
+) -> Reply {
     let query = parts.uri.query().unwrap_or("");
     let headers: Vec<(&str, &str)> = parts
         .headers
@@ -173,8 +218,9 @@ fn dispatch(
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
     let path = parts.uri.path();
+    let method = parts.method.as_str();
     let sig_request = sigv4::HttpRequest {
-        method: parts.method.as_str(),
+        method,
         path,
         query,
         headers: &headers,
@@ -182,16 +228,23 @@ fn dispatch(
     };
     let params = match request_params(query, body) {
         Ok(p) => p,
-        Err(e) => {
-            return Answer {
-                namespace: iam::NAMESPACE,
-                action: String::new(),
-                result: Err(e),
-            };
-        }
+        Err(e) => return xml_error(iam::NAMESPACE, "", e),
     };
     let action = params.action().unwrap_or_default().to_string();
     let now = time::now();
+    let signed =
+        parts.headers.contains_key(header::AUTHORIZATION) || query.contains("X-Amz-Signature");
+    if !signed && sts::is_unsigned(&action) {
+        let result = match params.get("Version") {
+            Some(sts::VERSION) => sts::handle(state, &action, &params, None, origin, now).await,
+            other => Err(invalid_action(&action, other.unwrap_or_default())),
+        };
+        return Reply::Xml {
+            namespace: sts::NAMESPACE,
+            action,
+            result,
+        };
+    }
     let (caller, service) = match auth::authenticate(state, &sig_request, now) {
         Ok(found) => found,
         Err(e) => {
@@ -200,37 +253,34 @@ fn dispatch(
             } else {
                 iam::NAMESPACE
             };
-            return Answer {
-                namespace,
-                action,
-                result: Err(e),
-            };
+            return xml_error(namespace, &action, e);
         }
     };
     let (namespace, version) = match service.as_str() {
         "iam" => (iam::NAMESPACE, iam::VERSION),
         "sts" => (sts::NAMESPACE, sts::VERSION),
+        "eks" => return Reply::Json(eks::handle(state, method, path, &caller, origin, now)),
         other => {
-            return Answer {
-                namespace: iam::NAMESPACE,
-                action,
-                result: Err(ApiError::new(
+            return xml_error(
+                iam::NAMESPACE,
+                &action,
+                ApiError::new(
                     "SignatureDoesNotMatch",
                     StatusCode::FORBIDDEN,
                     format!("Credential should be scoped to correct service: '{other}'. "),
-                )),
-            };
+                ),
+            );
         }
     };
-    let result = run(state, &service, &params, &caller, origin, version, now);
-    Answer {
+    let result = run(state, &service, &params, &caller, origin, version, now).await;
+    Reply::Xml {
         namespace,
         action,
         result,
     }
 }
 
-fn run(
+async fn run(
     state: &State,
     service: &str,
     params: &Params,
@@ -252,7 +302,7 @@ fn run(
     }
     match service {
         "iam" => iam::handle(state, action, params, caller, origin, now),
-        _ => sts::handle(action, params, caller),
+        _ => sts::handle(state, action, params, Some(caller), origin, now).await,
     }
 }
 

@@ -1,19 +1,31 @@
-//! What every request handler shares: the store, AWS managed policies and a
-//! cache of unsealed access keys.
+//! What every request handler shares: the store, AWS managed policies, the
+//! session key ring, issuer keys, and caches of what is expensive to rebuild
+//! (unsealed access keys, compiled policies).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
+use policy::CompiledPolicy;
 use store::{AccessKey, Store};
 
 use crate::aws_managed::{self, AwsPolicy};
 use crate::error::ApiError;
+use crate::issuers::IssuerKeys;
+use crate::session::KeyRing;
+
+/// Most compiled policies kept; the cache is cleared when it grows past this.
+const POLICY_CACHE_LIMIT: usize = 10_000;
 
 /// Shared server state.
 pub struct State {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) aws_policies: BTreeMap<String, AwsPolicy>,
+    /// `http://HOST:PORT` clients reach this server at; local issuers live under it.
+    pub(crate) public_url: String,
+    pub(crate) ring: KeyRing,
+    pub(crate) issuers: IssuerKeys,
     keys: RwLock<HashMap<String, AccessKey>>,
+    compiled: Mutex<HashMap<String, CompiledPolicy>>,
 }
 
 impl std::fmt::Debug for State {
@@ -23,13 +35,27 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// State over a store.
-    pub fn new(store: Arc<dyn Store>) -> State {
-        State {
-            store,
-            aws_policies: aws_managed::load(),
-            keys: RwLock::new(HashMap::new()),
+    /// State over a store, reached by clients at `public_url`. Creates the
+    /// session key ring on first use.
+    pub fn new(store: Arc<dyn Store>, public_url: &str) -> Result<State, String> {
+        let mut keys = store.session_keys().map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            let key: [u8; 32] = store::random_bytes().map_err(|e| e.to_string())?;
+            match store.add_session_key(1, &key, crate::time::now()) {
+                Ok(()) | Err(store::StoreError::AlreadyExists) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            keys = store.session_keys().map_err(|e| e.to_string())?;
         }
+        Ok(State {
+            aws_policies: aws_managed::load(),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            ring: KeyRing::new(&keys)?,
+            issuers: IssuerKeys::new()?,
+            store,
+            keys: RwLock::new(HashMap::new()),
+            compiled: Mutex::new(HashMap::new()),
+        })
     }
 
     /// An access key by id: from the cache, else from the store (so that keys
@@ -44,5 +70,24 @@ impl State {
             m.insert(id.to_string(), k.clone());
         }
         Ok(found)
+    }
+
+    /// A policy document compiled once per distinct text.
+    pub(crate) fn compile(&self, id: &str, document: &str) -> Result<CompiledPolicy, ApiError> {
+        let key = format!("{id}\u{0}{document}");
+        if let Some(p) = self.compiled.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(p);
+        }
+        let parsed = policy::parse(document).map_err(|e| {
+            ApiError::internal(format!("stored policy `{id}` no longer parses: {e}"))
+        })?;
+        let compiled = CompiledPolicy::new(id, parsed);
+        if let Ok(mut m) = self.compiled.lock() {
+            if m.len() >= POLICY_CACHE_LIMIT {
+                m.clear();
+            }
+            m.insert(key, compiled.clone());
+        }
+        Ok(compiled)
     }
 }

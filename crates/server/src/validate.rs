@@ -40,6 +40,8 @@ pub(crate) enum Pattern {
     Marker,
     /// `v[1-9][0-9]*(\.[A-Za-z0-9-]*)?` (policy version ids).
     VersionId,
+    /// `[\w+=,.@-]*` with ASCII `\w` (role session names, source identities).
+    SessionName,
 }
 
 impl Pattern {
@@ -54,6 +56,7 @@ impl Pattern {
             Pattern::Tag => r"[\p{L}\p{Z}\p{N}_.:/=+\-@]*",
             Pattern::Marker => r"[\u0020-\u00FF]+",
             Pattern::VersionId => r"v[1-9][0-9]*(\.[A-Za-z0-9-]*)?",
+            Pattern::SessionName => r"[\w+=,.@-]*",
         }
     }
 
@@ -61,6 +64,7 @@ impl Pattern {
         let name_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
         match self {
             Pattern::Name => !s.is_empty() && s.chars().all(name_char),
+            Pattern::SessionName => s.chars().all(name_char),
             Pattern::Path => {
                 s == "/"
                     || (s.len() >= 3

@@ -185,6 +185,44 @@ pub struct Attachment {
     pub role_id: String,
 }
 
+/// A local cluster: an issuer irsa signs ServiceAccount tokens for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Name, unique.
+    pub name: String,
+    /// The 32 upper-hex characters of its issuer path `/oidc/id/<ID>`.
+    pub issuer_id: String,
+    /// The account whose EKS API lists it.
+    pub account: String,
+    /// Region it is reported in.
+    pub region: String,
+    /// Creation time.
+    pub created: i64,
+}
+
+/// A signing key of a local cluster.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterKey {
+    /// Key id (`kid`).
+    pub kid: String,
+    /// PKCS#8 DER of the private key, unsealed.
+    pub pkcs8: Vec<u8>,
+    /// Creation time.
+    pub created: i64,
+    /// When a newer key replaced it for signing; `None` for the current key.
+    pub retired: Option<i64>,
+}
+
+impl fmt::Debug for ClusterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterKey")
+            .field("kid", &self.kid)
+            .field("created", &self.created)
+            .field("retired", &self.retired)
+            .finish()
+    }
+}
+
 /// Persistent state. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Creates an account with its root access key.
@@ -260,4 +298,22 @@ pub trait Store: Send + Sync {
     fn update_oidc_provider(&self, provider: &OidcProvider) -> Result<()>;
     /// Deletes a provider.
     fn delete_oidc_provider(&self, arn: &str) -> Result<()>;
+
+    /// Inserts a cluster with its first signing key.
+    fn insert_cluster(&self, cluster: &Cluster, key: &ClusterKey) -> Result<()>;
+    /// A cluster by name.
+    fn cluster(&self, name: &str) -> Result<Option<Cluster>>;
+    /// A cluster by issuer id.
+    fn cluster_by_issuer(&self, issuer_id: &str) -> Result<Option<Cluster>>;
+    /// Every cluster, by name.
+    fn clusters(&self) -> Result<Vec<Cluster>>;
+    /// A cluster's keys, newest first, unsealed.
+    fn cluster_keys(&self, name: &str) -> Result<Vec<ClusterKey>>;
+    /// Adds a new current key, retiring the others at `key.created`.
+    fn rotate_cluster_key(&self, name: &str, key: &ClusterKey) -> Result<()>;
+
+    /// The session-token key ring, `(id, key)`, unsealed, oldest first.
+    fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>>;
+    /// Adds a session-token key.
+    fn add_session_key(&self, id: u32, key: &[u8], created: i64) -> Result<()>;
 }

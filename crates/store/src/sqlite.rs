@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use crate::{
-    AccessKey, Account, Attachment, ManagedPolicy, MasterKey, OidcProvider, PolicyVersion, Result,
-    Role, Store, StoreError, Tag,
+    AccessKey, Account, Attachment, Cluster, ClusterKey, ManagedPolicy, MasterKey, OidcProvider,
+    PolicyVersion, Result, Role, Store, StoreError, Tag,
 };
 
 /// Schema migrations; entry N brings the schema from version N to N+1.
@@ -83,6 +83,27 @@ const MIGRATIONS: &[&str] = &[
         client_ids TEXT NOT NULL,
         thumbprints TEXT NOT NULL,
         tags TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );",
+    // 2: local clusters and the session-token key ring.
+    "CREATE TABLE clusters (
+        name TEXT PRIMARY KEY,
+        issuer_id TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        region TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_keys (
+        cluster TEXT NOT NULL REFERENCES clusters(name) ON DELETE CASCADE,
+        kid TEXT NOT NULL,
+        sealed_key BLOB NOT NULL,
+        created INTEGER NOT NULL,
+        retired INTEGER,
+        PRIMARY KEY (cluster, kid)
+    );
+    CREATE TABLE session_keys (
+        id INTEGER PRIMARY KEY,
+        sealed_key BLOB NOT NULL,
         created INTEGER NOT NULL
     );",
 ];
@@ -768,6 +789,149 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         affected(n)
     }
+    fn insert_cluster(&self, c: &Cluster, key: &ClusterKey) -> Result<()> {
+        let sealed = self.key.seal(&key.pkcs8)?;
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute(
+            "INSERT INTO clusters (name, issuer_id, account, region, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![c.name, c.issuer_id, c.account, c.region, c.created],
+        )
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists
+            } else {
+                backend(e)
+            }
+        })?;
+        tx.execute(
+            "INSERT INTO cluster_keys (cluster, kid, sealed_key, created, retired) VALUES (?1, ?2, ?3, ?4, NULL)",
+            params![c.name, key.kid, sealed, key.created],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn cluster(&self, name: &str) -> Result<Option<Cluster>> {
+        self.lock()?
+            .query_row(
+                "SELECT name, issuer_id, account, region, created FROM clusters WHERE name = ?1",
+                [name],
+                cluster_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn cluster_by_issuer(&self, issuer_id: &str) -> Result<Option<Cluster>> {
+        self.lock()?
+            .query_row(
+                "SELECT name, issuer_id, account, region, created FROM clusters WHERE issuer_id = ?1",
+                [issuer_id],
+                cluster_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn clusters(&self) -> Result<Vec<Cluster>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT name, issuer_id, account, region, created FROM clusters ORDER BY name",
+            )
+            .map_err(backend)?;
+        let rows = stmt.query_map([], cluster_row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn cluster_keys(&self, name: &str) -> Result<Vec<ClusterKey>> {
+        let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> = {
+            let conn = self.lock()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT kid, sealed_key, created, retired FROM cluster_keys WHERE cluster = ?1
+                     ORDER BY created DESC, rowid DESC",
+                )
+                .map_err(backend)?;
+            let mapped = stmt
+                .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .map_err(backend)?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(kid, sealed, created, retired)| {
+                Ok(ClusterKey {
+                    kid,
+                    pkcs8: self.key.unseal(&sealed)?,
+                    created,
+                    retired,
+                })
+            })
+            .collect()
+    }
+
+    fn rotate_cluster_key(&self, name: &str, key: &ClusterKey) -> Result<()> {
+        let sealed = self.key.seal(&key.pkcs8)?;
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE cluster_keys SET retired = ?2 WHERE cluster = ?1 AND retired IS NULL",
+                params![name, key.created],
+            )
+            .map_err(backend)?;
+        affected(n)?;
+        tx.execute(
+            "INSERT INTO cluster_keys (cluster, kid, sealed_key, created, retired) VALUES (?1, ?2, ?3, ?4, NULL)",
+            params![name, key.kid, sealed, key.created],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)
+    }
+
+    fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
+        let rows: Vec<(u32, Vec<u8>)> = {
+            let conn = self.lock()?;
+            let mut stmt = conn
+                .prepare_cached("SELECT id, sealed_key FROM session_keys ORDER BY id")
+                .map_err(backend)?;
+            let mapped = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(id, sealed)| Ok((id, self.key.unseal(&sealed)?)))
+            .collect()
+    }
+
+    fn add_session_key(&self, id: u32, key: &[u8], created: i64) -> Result<()> {
+        let sealed = self.key.seal(key)?;
+        self.lock()?
+            .execute(
+                "INSERT INTO session_keys (id, sealed_key, created) VALUES (?1, ?2, ?3)",
+                params![id, sealed, created],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists
+                } else {
+                    backend(e)
+                }
+            })
+    }
+}
+
+fn cluster_row(r: &Row<'_>) -> rusqlite::Result<Cluster> {
+    Ok(Cluster {
+        name: r.get(0)?,
+        issuer_id: r.get(1)?,
+        account: r.get(2)?,
+        region: r.get(3)?,
+        created: r.get(4)?,
+    })
 }
 
 #[cfg(test)]
@@ -931,6 +1095,53 @@ mod tests {
         assert_eq!(ids.last().map(String::as_str), Some("v1"));
         s.delete_policy(&p.arn).unwrap();
         assert!(s.policy_versions(&p.arn).unwrap().is_empty());
+    }
+
+    #[test]
+    fn clusters_keys_rotate_and_session_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let c = Cluster {
+            name: "my-cluster".into(),
+            issuer_id: "ABC".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            created: 1,
+        };
+        let k = |kid: &str, t: i64| ClusterKey {
+            kid: kid.into(),
+            pkcs8: vec![1, 2, 3],
+            created: t,
+            retired: None,
+        };
+        s.insert_cluster(&c, &k("k1", 1)).unwrap();
+        assert_eq!(
+            s.insert_cluster(&c, &k("k1", 1)),
+            Err(StoreError::AlreadyExists)
+        );
+        s.rotate_cluster_key("my-cluster", &k("k2", 5)).unwrap();
+        let keys = s.cluster_keys("my-cluster").unwrap();
+        assert_eq!(
+            keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            ["k2", "k1"]
+        );
+        assert_eq!(keys[0].retired, None);
+        assert_eq!(keys[1].retired, Some(5));
+        assert_eq!(keys[1].pkcs8, [1, 2, 3]);
+        assert_eq!(
+            s.cluster_by_issuer("ABC").unwrap().unwrap().name,
+            "my-cluster"
+        );
+        assert_eq!(
+            s.rotate_cluster_key("none", &k("k3", 6)),
+            Err(StoreError::NotFound)
+        );
+        s.add_session_key(1, &[7; 32], 1).unwrap();
+        assert_eq!(
+            s.add_session_key(1, &[8; 32], 1),
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(s.session_keys().unwrap(), [(1, vec![7; 32])]);
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         tracing::info!(listen = %args.listen, data_dir = %dir.root.display(), "irsa serving");
-        let state = Arc::new(server::State::new(store));
+        let state = Arc::new(server::State::new(store, &endpoint)?);
         server::serve(listener, state)
             .await
             .map_err(|e| format!("server failed: {e}"))

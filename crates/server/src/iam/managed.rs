@@ -98,6 +98,25 @@ pub(crate) fn resolve(call: &Call<'_>, arn: &str) -> Result<Option<PolicyInfo>, 
     }))
 }
 
+/// The default version's document of a managed policy usable in `account`
+/// (AWS managed, or customer managed in that account).
+pub(crate) fn managed_policy_document(
+    state: &crate::state::State,
+    account: &str,
+    arn: &str,
+) -> Result<Option<String>, ApiError> {
+    if let Some(p) = state.aws_policies.get(arn) {
+        return Ok(Some(p.document.clone()));
+    }
+    let Some(p) = state.store.policy(arn)?.filter(|p| p.account == account) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .policy_version(&p.arn, &p.default_version)?
+        .map(|v| v.document))
+}
+
 /// A policy that can be attached (or used as a boundary) by this account.
 pub(crate) fn resolve_attachable(call: &Call<'_>, arn: &str) -> Result<PolicyInfo, ApiError> {
     check_arn(arn)?;

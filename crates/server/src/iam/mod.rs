@@ -9,6 +9,9 @@ mod managed;
 mod oidc;
 mod roles;
 
+pub(crate) use managed::managed_policy_document;
+pub(crate) use oidc::provider_key;
+
 use policy::Context;
 use store::Tag;
 

@@ -1,0 +1,272 @@
+//! Issuer keys: where the keys that verify a web identity token come from.
+//!
+//! A local cluster's issuer lives under this server (`PUBLIC_URL/oidc/id/ID`),
+//! so its keys come from the store. Any other issuer's keys are fetched:
+//! `ISSUER/.well-known/openid-configuration` → `jwks_uri` → JWKS, over https
+//! (plain http only for a loopback host), with bounded timeouts and size. Keys
+//! are cached (honouring `Cache-Control: max-age`), fetched again at most every
+//! 30 s when a token names an unknown `kid`, and kept in use when the issuer
+//! fails. A failure with nothing cached is `IDPCommunicationError`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use oidc::{Jwk, Jwks, SigningKey};
+
+use crate::error::ApiError;
+use crate::state::State;
+
+/// How long retired keys of a local cluster stay published: longer than any
+/// token `irsa token` mints (7 days).
+pub(crate) const RETIRED_KEY_SECONDS: i64 = 7 * 86_400;
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+const LOCAL_TTL: Duration = Duration::from_secs(5);
+const DEFAULT_TTL: Duration = Duration::from_secs(3600);
+
+struct Cached {
+    keys: Vec<Jwk>,
+    fetched: Instant,
+    ttl: Duration,
+}
+
+/// Fetches and caches issuers' keys.
+pub(crate) struct IssuerKeys {
+    http: reqwest::Client,
+    cache: Mutex<HashMap<String, Cached>>,
+    attempts: Mutex<HashMap<String, Instant>>,
+}
+
+impl std::fmt::Debug for IssuerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuerKeys")
+    }
+}
+
+fn idp_error(detail: impl std::fmt::Display) -> ApiError {
+    tracing::warn!(%detail, "identity provider unreachable");
+    ApiError::new(
+        "IDPCommunicationError",
+        axum::http::StatusCode::BAD_REQUEST,
+        "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements",
+    )
+}
+
+/// Whether `url` may be fetched: https, or http to a loopback host.
+pub(crate) fn fetchable(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    host == "localhost" || host == "127.0.0.1" || rest.starts_with("[::1]")
+}
+
+fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
+    headers
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
+        })
+        .map(|s| Duration::from_secs(s.clamp(60, 86_400)))
+        .unwrap_or(DEFAULT_TTL)
+}
+
+impl IssuerKeys {
+    pub(crate) fn new() -> Result<IssuerKeys, String> {
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("irsa/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        Ok(IssuerKeys {
+            http,
+            cache: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn cached(&self, issuer: &str) -> Option<(Vec<Jwk>, bool)> {
+        let cache = self.cache.lock().ok()?;
+        let c = cache.get(issuer)?;
+        Some((c.keys.clone(), c.fetched.elapsed() < c.ttl))
+    }
+
+    fn remember(&self, issuer: &str, keys: Vec<Jwk>, ttl: Duration) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(
+                issuer.to_string(),
+                Cached {
+                    keys,
+                    fetched: Instant::now(),
+                    ttl,
+                },
+            );
+        }
+    }
+
+    /// The keys to verify a token of `issuer` naming `kid`.
+    pub(crate) async fn keys(
+        &self,
+        state: &State,
+        issuer: &str,
+        kid: Option<&str>,
+    ) -> Result<Vec<Jwk>, ApiError> {
+        let cached = self.cached(issuer);
+        let knows_kid =
+            |keys: &[Jwk]| kid.is_none() || keys.iter().any(|k| k.kid.as_deref() == kid);
+        if let Some((keys, true)) = cached.as_ref().filter(|(keys, _)| knows_kid(keys)) {
+            return Ok(keys.clone());
+        }
+        if let Some(id) = issuer.strip_prefix(&format!("{}/oidc/id/", state.public_url)) {
+            let keys = local_keys(state, id, crate::time::now())?;
+            self.remember(issuer, keys.clone(), LOCAL_TTL);
+            return Ok(keys);
+        }
+        // A fetch for an unknown kid happens at most every REFETCH_INTERVAL.
+        let may_fetch = self
+            .attempts
+            .lock()
+            .map(|mut a| {
+                let allowed = a
+                    .get(issuer)
+                    .is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL)
+                    || cached.as_ref().is_some_and(|(_, fresh)| !fresh);
+                if allowed {
+                    a.insert(issuer.to_string(), Instant::now());
+                }
+                allowed
+            })
+            .unwrap_or(true);
+        if !may_fetch {
+            return cached
+                .map(|(k, _)| k)
+                .ok_or_else(|| idp_error("fetch rate-limited"));
+        }
+        match self.fetch(issuer).await {
+            Ok((keys, ttl)) => {
+                self.remember(issuer, keys.clone(), ttl);
+                Ok(keys)
+            }
+            // Keys that worked before keep working while the issuer is down.
+            Err(e) => match cached {
+                Some((keys, _)) => {
+                    tracing::warn!(issuer, error = %e, "using cached keys");
+                    Ok(keys)
+                }
+                None => Err(idp_error(e)),
+            },
+        }
+    }
+
+    async fn get(&self, url: &str) -> Result<(String, Duration), String> {
+        if !fetchable(url) {
+            return Err(format!(
+                "refusing to fetch `{url}`: https is required (http only for loopback)"
+            ));
+        }
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if !resp.status().is_success() {
+            return Err(format!("GET {url}: status {}", resp.status()));
+        }
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+        {
+            return Err(format!("GET {url}: document too large"));
+        }
+        let ttl = max_age(resp.headers());
+        let bytes = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        if bytes.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!("GET {url}: document too large"));
+        }
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), ttl))
+    }
+
+    async fn fetch(&self, issuer: &str) -> Result<(Vec<Jwk>, Duration), String> {
+        let (discovery, _) = self
+            .get(&format!("{issuer}/.well-known/openid-configuration"))
+            .await?;
+        let doc: serde_json::Value = serde_json::from_str(&discovery)
+            .map_err(|e| format!("discovery document of {issuer} is not JSON: {e}"))?;
+        if doc.get("issuer").and_then(|v| v.as_str()) != Some(issuer) {
+            return Err(format!(
+                "discovery document of {issuer} names another issuer"
+            ));
+        }
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("discovery document of {issuer} has no jwks_uri"))?;
+        let (jwks, ttl) = self.get(jwks_uri).await?;
+        let keys = Jwks::parse(&jwks)?.keys;
+        if keys.is_empty() {
+            return Err(format!("{jwks_uri} holds no signing key"));
+        }
+        Ok((keys, ttl))
+    }
+}
+
+/// The published keys of a local cluster: the current one and those retired
+/// less than [`RETIRED_KEY_SECONDS`] ago.
+pub(crate) fn local_keys(state: &State, issuer_id: &str, now: i64) -> Result<Vec<Jwk>, ApiError> {
+    let Some(cluster) = state.store.cluster_by_issuer(issuer_id)? else {
+        return Err(idp_error(format!(
+            "no local cluster has issuer id {issuer_id}"
+        )));
+    };
+    state
+        .store
+        .cluster_keys(&cluster.name)?
+        .into_iter()
+        .filter(|k| k.retired.is_none_or(|r| now - r < RETIRED_KEY_SECONDS))
+        .map(|k| {
+            SigningKey::from_pkcs8(&k.pkcs8)
+                .map(|s| s.jwk())
+                .map_err(ApiError::internal)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(fetchable(
+            "https://oidc.eks.us-east-1.amazonaws.com/id/X/.well-known/openid-configuration"
+        ));
+        assert!(fetchable("http://127.0.0.1:4599/oidc/id/X/keys"));
+        assert!(fetchable("http://localhost/x"));
+        assert!(!fetchable("http://example.com/keys"));
+        assert!(!fetchable("http://127.0.0.1.nip.io/keys"));
+        assert!(!fetchable("file:///etc/passwd"));
+    }
+
+    #[test]
+    fn cache_control_is_honoured_within_bounds() {
+        let mut h = reqwest::header::HeaderMap::new();
+        assert_eq!(max_age(&h), DEFAULT_TTL);
+        h.insert(
+            reqwest::header::CACHE_CONTROL,
+            "public, max-age=600".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), Duration::from_secs(600));
+        h.insert(reqwest::header::CACHE_CONTROL, "max-age=1".parse().unwrap());
+        assert_eq!(max_age(&h), Duration::from_secs(60));
+    }
+}
