@@ -31,6 +31,14 @@ enum Command {
     /// Manage accounts of a data dir.
     #[command(subcommand)]
     Account(cmd::serve::AccountCommand),
+    /// Manage local clusters, whose ServiceAccount tokens irsa signs.
+    #[command(subcommand)]
+    Cluster(cmd::cluster::ClusterCommand),
+    /// Mint a ServiceAccount token of a local cluster, as the kubelet projects it.
+    Token(cmd::cluster::TokenArgs),
+    /// OIDC files for self-managed clusters.
+    #[command(subcommand)]
+    Oidc(cmd::cluster::OidcCommand),
     /// Check and evaluate IAM policy documents offline.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
@@ -41,6 +49,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::serve(args),
         Command::Account(c) => cmd::serve::account(c),
+        Command::Cluster(c) => cmd::cluster::cluster(c),
+        Command::Token(a) => cmd::cluster::token(a),
+        Command::Oidc(c) => cmd::cluster::oidc(c),
         Command::Policy(c) => cmd::policy::run(c),
     };
     match result {

@@ -20,15 +20,15 @@ mod verify;
 
 pub use error::TokenError;
 pub use jwk::{Jwk, Jwks, KeyMaterial};
-pub use signing::{ServiceAccountToken, SigningKey};
+pub use signing::{ServiceAccountToken, SigningKey, public_jwk_from_pem};
 pub use verify::{Claims, MAX_TOKEN_LENGTH, SKEW_SECONDS, Unverified, verify};
 
-/// The discovery document of an issuer whose keys are at `ISSUER/keys`, as EKS
-/// publishes it.
-pub fn discovery_document(issuer: &str) -> String {
+/// The discovery document of an issuer whose keys are at `jwks_uri`, in the
+/// form EKS publishes.
+pub fn discovery_document(issuer: &str, jwks_uri: &str) -> String {
     serde_json::json!({
         "issuer": issuer,
-        "jwks_uri": format!("{issuer}/keys"),
+        "jwks_uri": jwks_uri,
         "authorization_endpoint": "urn:kubernetes:programmatic_authorization",
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],

@@ -42,6 +42,32 @@ pub struct ServiceAccountToken<'a> {
     pub pod: Option<&'a str>,
 }
 
+/// The JWK of an RSA public key in PEM (`BEGIN PUBLIC KEY` or `BEGIN RSA
+/// PUBLIC KEY`), with the `kid` Kubernetes computes from its SubjectPublicKeyInfo.
+pub fn public_jwk_from_pem(pem: &str) -> Result<Jwk, String> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body)
+        .map_err(|_| "the public key is not PEM".to_string())?;
+    let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
+        .map_err(|_| "not an RSA public key".to_string())?;
+    let spki: PublicKeyX509Der<'_> = key
+        .as_der()
+        .map_err(|_| "cannot encode the public key".to_string())?;
+    let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&key);
+    Ok(Jwk {
+        kid: Some(b64::encode(digest(&SHA256, spki.as_ref()).as_ref())),
+        alg: Some("RS256".into()),
+        material: KeyMaterial::Rsa {
+            n: components.n,
+            e: components.e,
+        },
+    })
+}
+
 /// A random UUID v4 (for the uids a kubelet token carries).
 fn uuid() -> String {
     let mut b = [0u8; 16];

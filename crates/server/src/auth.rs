@@ -244,3 +244,76 @@ pub(crate) fn check(
         decision.reason(action)
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_session_credentials_are_refused_as_aws_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = store::MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let store: std::sync::Arc<dyn store::Store> =
+            std::sync::Arc::new(store::SqliteStore::open(dir.path(), key).unwrap());
+        let state = State::new(store, "http://127.0.0.1:1").unwrap();
+        let session = Session {
+            account: "123456789012".into(),
+            role_arn: "arn:aws:iam::123456789012:role/app".into(),
+            role_id: "AROAAAAAAAAAAAAAAAAAA".into(),
+            role_name: "app".into(),
+            name: "s".into(),
+            access_key: "ASIAAAAAAAAAAAAAAAAA".into(),
+            secret: "x".repeat(40),
+            issued: 1_000,
+            expires: 2_000,
+            policy: None,
+            policy_arns: vec![],
+            source_identity: None,
+            tags: vec![],
+            chained: false,
+        };
+        let token = state.ring.seal(&session).unwrap();
+        let base = [("host", "127.0.0.1:1")];
+        let req = sigv4::HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &base,
+            body: b"Action=GetCallerIdentity&Version=2011-06-15",
+        };
+        let at = |now: i64| {
+            let mut headers: Vec<(String, String)> = base
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            headers.extend(sigv4::sign(
+                &req,
+                &session.access_key,
+                &session.secret,
+                Some(&token),
+                "us-east-1",
+                "sts",
+                now,
+            ));
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            authenticate(&state, &sigv4::HttpRequest { headers: &h, ..req }, now)
+                .map(|(c, _)| c.arn())
+        };
+        assert_eq!(
+            at(1_500).unwrap(),
+            "arn:aws:sts::123456789012:assumed-role/app/s"
+        );
+        let e = at(2_000).unwrap_err();
+        assert_eq!(
+            (e.code(), e.message()),
+            (
+                "ExpiredToken",
+                "The security token included in the request is expired"
+            )
+        );
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+    }
+}

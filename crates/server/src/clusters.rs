@@ -222,7 +222,10 @@ pub(crate) async fn discovery(
     Path(id): Path<String>,
 ) -> Response {
     match state.store.cluster_by_issuer(&id) {
-        Ok(Some(c)) => json(oidc::discovery_document(&issuer_url(&state.public_url, &c))),
+        Ok(Some(c)) => {
+            let issuer = issuer_url(&state.public_url, &c);
+            json(oidc::discovery_document(&issuer, &format!("{issuer}/keys")))
+        }
         Ok(None) => not_found(),
         Err(e) => {
             let _ = ApiError::internal(e);

@@ -6,7 +6,9 @@
 //! (plain http only for a loopback host), with bounded timeouts and size. Keys
 //! are cached (honouring `Cache-Control: max-age`), fetched again at most every
 //! 30 s when a token names an unknown `kid`, and kept in use when the issuer
-//! fails. A failure with nothing cached is `IDPCommunicationError`.
+//! fails. A failure with nothing cached is answered as AWS answers it:
+//! `InvalidIdentityToken` with "Couldn't retrieve verification key from your
+//! identity provider, …" (captured, awslabs/aws-sdk-rust#827).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,7 +50,7 @@ impl std::fmt::Debug for IssuerKeys {
 fn idp_error(detail: impl std::fmt::Display) -> ApiError {
     tracing::warn!(%detail, "identity provider unreachable");
     ApiError::new(
-        "IDPCommunicationError",
+        "InvalidIdentityToken",
         axum::http::StatusCode::BAD_REQUEST,
         "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements",
     )

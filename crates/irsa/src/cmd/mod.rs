@@ -1,2 +1,3 @@
+pub(crate) mod cluster;
 pub(crate) mod policy;
 pub(crate) mod serve;

@@ -99,10 +99,17 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let (key, secret) = server::create_account(store.as_ref(), &args.account_id)
             .map_err(|e| e.message().to_string())?;
         datadir::write_profile(&dir, "default", &key, &secret, &endpoint)?;
+        server::clusters::create_cluster(
+            store.as_ref(),
+            server::clusters::DEFAULT_CLUSTER,
+            &args.account_id,
+            "us-east-1",
+        )?;
         eprintln!(
-            "irsa: initialised {} with account {}",
+            "irsa: initialised {} with account {} and cluster {}",
             dir.root.display(),
-            args.account_id
+            args.account_id,
+            server::clusters::DEFAULT_CLUSTER
         );
     } else if datadir::set_endpoint(&dir, &endpoint)? {
         eprintln!(

@@ -11,15 +11,14 @@ pub(crate) struct Xml {
     out: String,
 }
 
-/// Escapes text for element content.
+/// Escapes text for element content. Quotes stay as they are, as in AWS's
+/// responses (`Value 'x' at 'roleName'`); they need escaping only in attributes.
 pub(crate) fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             '\r' => out.push_str("&#xD;"),
             c => out.push(c),
         }
@@ -182,7 +181,7 @@ mod tests {
         );
         assert_eq!(
             doc,
-            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><RoleName>a&lt;b&gt;&amp;&quot;c&quot;</RoleName><L/></GetRoleResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetRoleResponse>"
+            "<GetRoleResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetRoleResult><RoleName>a&lt;b&gt;&amp;\"c\"</RoleName><L/></GetRoleResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetRoleResponse>"
         );
         let doc = response("ns", "UpdateRole", "rid", Some(Xml::default()));
         assert!(doc.contains("<UpdateRoleResult/>"));

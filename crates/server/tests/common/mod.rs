@@ -30,7 +30,7 @@ pub struct Server {
     client: Client<HttpConnector, Full<Bytes>>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Resp {
     pub status: u16,
     pub body: String,
@@ -206,6 +206,108 @@ impl Server {
         all.extend_from_slice(params);
         self.signed_with(&self.key, &self.secret, None, "iam", now(), &all)
             .await
+    }
+
+    /// `http://ADDR`, the server's public URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A local cluster with its issuer registered as an OIDC provider of ACCOUNT.
+    pub fn cluster(&self, name: &str) -> store::Cluster {
+        let c = server::clusters::create_cluster(self.store.as_ref(), name, ACCOUNT, "us-east-1")
+            .unwrap();
+        server::clusters::associate_provider(self.store.as_ref(), &self.url(), &c, ACCOUNT)
+            .unwrap();
+        c
+    }
+
+    /// A ServiceAccount token of a local cluster.
+    pub fn token(
+        &self,
+        cluster: &store::Cluster,
+        namespace: &str,
+        sa: &str,
+        audience: &str,
+    ) -> String {
+        let aud = [audience.to_string()];
+        server::clusters::mint_token(
+            self.store.as_ref(),
+            &self.url(),
+            cluster,
+            &server::clusters::TokenRequest {
+                namespace,
+                service_account: sa,
+                audiences: &aud,
+                expiration_seconds: 3600,
+                pod: None,
+            },
+        )
+        .unwrap()
+    }
+
+    /// The trust policy of the tutorial, for a cluster of this server.
+    pub fn trust_for(&self, cluster: &store::Cluster, namespace: &str, sa: &str) -> String {
+        let issuer = server::clusters::issuer_url(&self.url(), cluster);
+        let host = issuer.trim_start_matches("http://");
+        TRUST
+            .replace(
+                "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+                host,
+            )
+            .replace(
+                "system:serviceaccount:production:s3-app",
+                &format!("system:serviceaccount:{namespace}:{sa}"),
+            )
+    }
+
+    /// An unsigned STS call (AssumeRoleWithWebIdentity).
+    pub async fn unsigned(&self, params: &[(&str, &str)]) -> Resp {
+        let mut all = vec![("Version", "2011-06-15")];
+        all.extend_from_slice(params);
+        self.send(
+            "POST",
+            "/",
+            &[(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            form(&all).into_bytes(),
+        )
+        .await
+    }
+
+    /// AssumeRoleWithWebIdentity; returns the response.
+    pub async fn web_identity(&self, role_arn: &str, token: &str) -> Resp {
+        self.unsigned(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleArn", role_arn),
+            ("RoleSessionName", "pod"),
+            ("WebIdentityToken", token),
+        ])
+        .await
+    }
+
+    /// A call signed with session credentials from an AssumeRole* response.
+    pub async fn as_session(
+        &self,
+        creds: &Resp,
+        service: &str,
+        action: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> Resp {
+        let mut all = vec![("Action", action), ("Version", version)];
+        all.extend_from_slice(params);
+        self.signed_with(
+            &creds.tag("AccessKeyId").unwrap(),
+            &creds.tag("SecretAccessKey").unwrap(),
+            Some(&creds.tag("SessionToken").unwrap()),
+            service,
+            now(),
+            &all,
+        )
+        .await
     }
 
     /// An STS call signed by the account's admin key.

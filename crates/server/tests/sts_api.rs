@@ -1,0 +1,793 @@
+//! STS over real HTTP: web identity federation with local and external
+//! issuers, every refusal with AWS's code, role sessions and what they may do,
+//! AssumeRole same- and cross-account, and EKS DescribeCluster.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::{ACCOUNT, Server, now};
+use serde_json::json;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/s3-app-role";
+
+/// A server with cluster `my-cluster`, its provider, and the tutorial's role
+/// trusting production/s3-app, with S3 read access.
+async fn tutorial() -> (Server, store::Cluster) {
+    let s = Server::start().await;
+    let c = s.cluster("my-cluster");
+    let trust = s.trust_for(&c, "production", "s3-app");
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    )
+    .await
+    .ok();
+    s.iam(
+        "AttachRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            (
+                "PolicyArn",
+                "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            ),
+        ],
+    )
+    .await
+    .ok();
+    (s, c)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_identity_gives_role_credentials_as_aws_does() {
+    let (s, c) = tutorial().await;
+    let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let r = s.web_identity(ROLE, &token).await;
+    r.ok();
+    assert!(r.body.starts_with("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIA"));
+    let key = r.tag("AccessKeyId").unwrap();
+    assert_eq!(key.len(), 20);
+    assert_eq!(r.tag("SecretAccessKey").unwrap().len(), 40);
+    assert_eq!(
+        r.tag("Arn").unwrap(),
+        "arn:aws:sts::123456789012:assumed-role/s3-app-role/pod"
+    );
+    assert!(
+        r.tag("AssumedRoleId").unwrap().starts_with("AROA")
+            && r.tag("AssumedRoleId").unwrap().ends_with(":pod")
+    );
+    assert_eq!(
+        r.tag("SubjectFromWebIdentityToken").unwrap(),
+        "system:serviceaccount:production:s3-app"
+    );
+    assert_eq!(r.tag("Audience").unwrap(), "sts.amazonaws.com");
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    assert_eq!(
+        r.tag("Provider").unwrap(),
+        format!(
+            "arn:aws:iam::{ACCOUNT}:oidc-provider/{}",
+            issuer.trim_start_matches("http://")
+        )
+    );
+    assert!(r.tag("Expiration").unwrap().ends_with('Z'));
+
+    let me = s
+        .as_session(&r, "sts", "GetCallerIdentity", "2011-06-15", &[])
+        .await;
+    me.ok();
+    assert_eq!(
+        me.tag("Arn").unwrap(),
+        "arn:aws:sts::123456789012:assumed-role/s3-app-role/pod"
+    );
+    assert_eq!(me.tag("UserId").unwrap(), r.tag("AssumedRoleId").unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_token_is_refused_with_its_code() {
+    let (s, c) = tutorial().await;
+    let other = s.cluster("other-cluster");
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    let signing = server::clusters::current_key(s.store.as_ref(), "my-cluster").unwrap();
+    let forger = oidc::SigningKey::generate().unwrap();
+    let claims = |exp: i64| {
+        json!({"iss": issuer, "sub": "system:serviceaccount:production:s3-app", "aud": ["sts.amazonaws.com"],
+               "iat": now() - 10, "exp": exp})
+    };
+    let wrong_key_right_kid = {
+        let t = forger.sign(&claims(now() + 600)).unwrap();
+        let parts: Vec<&str> = t.split('.').collect();
+        let header = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            json!({"alg": "RS256", "kid": signing.kid()}).to_string(),
+        );
+        format!("{header}.{}.{}", parts[1], parts[2])
+    };
+    let none = {
+        let b = |v: serde_json::Value| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                v.to_string(),
+            )
+        };
+        format!("{}.{}.", b(json!({"alg": "none"})), b(claims(now() + 600)))
+    };
+    let cases: Vec<(&str, String, u16, &str, Option<String>)> = vec![
+        (
+            "wrong namespace",
+            s.token(&c, "default", "s3-app", "sts.amazonaws.com"),
+            403,
+            "AccessDenied",
+            Some("Not authorized to perform sts:AssumeRoleWithWebIdentity".into()),
+        ),
+        (
+            "wrong service account",
+            s.token(&c, "production", "other", "sts.amazonaws.com"),
+            403,
+            "AccessDenied",
+            None,
+        ),
+        (
+            "wrong audience",
+            s.token(&c, "production", "s3-app", "vault"),
+            400,
+            "InvalidIdentityToken",
+            Some("Incorrect token audience".into()),
+        ),
+        (
+            "issuer without provider",
+            s.token(&other, "production", "s3-app", "sts.amazonaws.com"),
+            403,
+            "AccessDenied",
+            None,
+        ),
+        (
+            "expired",
+            signing.sign(&claims(now() - 5)).unwrap(),
+            400,
+            "ExpiredTokenException",
+            None,
+        ),
+        (
+            "wrong key with the right kid",
+            wrong_key_right_kid,
+            400,
+            "InvalidIdentityToken",
+            None,
+        ),
+        ("alg none", none, 400, "InvalidIdentityToken", None),
+        (
+            "garbage",
+            "not.a.jwt".into(),
+            400,
+            "InvalidIdentityToken",
+            None,
+        ),
+        ("oversize", "x".repeat(20_001), 400, "ValidationError", None),
+    ];
+    for (name, token, status, code, message) in cases {
+        let r = s.web_identity(ROLE, &token).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{name}: {}",
+            r.body
+        );
+        if let Some(m) = message {
+            assert_eq!(r.message(), m, "{name}");
+        }
+    }
+    // The other cluster's trust: its provider exists, but the role does not trust it.
+    let r = s
+        .web_identity(
+            ROLE,
+            &s.token(&other, "production", "s3-app", "sts.amazonaws.com"),
+        )
+        .await;
+    r.expect_error(403, "AccessDenied");
+    let r = s
+        .web_identity(ROLE, &signing.sign(&claims(now() - 5)).unwrap())
+        .await;
+    assert!(
+        r.message().starts_with("Token expired: current date/time "),
+        "{}",
+        r.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_and_role_must_exist_in_the_roles_account() {
+    let s = Server::start().await;
+    let c =
+        server::clusters::create_cluster(s.store.as_ref(), "lonely", ACCOUNT, "us-east-1").unwrap();
+    let trust = s.trust_for(&c, "production", "s3-app");
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    )
+    .await
+    .ok();
+    let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let r = s.web_identity(ROLE, &token).await;
+    r.expect_error(400, "InvalidIdentityToken");
+    assert_eq!(
+        r.message(),
+        format!(
+            "No OpenIDConnect provider found in your account for {}",
+            server::clusters::issuer_url(&s.url(), &c)
+        )
+    );
+    s.web_identity("arn:aws:iam::123456789012:role/missing", &token)
+        .await
+        .expect_error(403, "AccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parameters_are_checked_like_aws() {
+    let (s, c) = tutorial().await;
+    let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let call = |name: &'static str, value: String| {
+        let token = token.clone();
+        let s = &s;
+        async move {
+            let mut p = vec![
+                ("Action", "AssumeRoleWithWebIdentity".to_string()),
+                ("RoleArn", ROLE.to_string()),
+                ("RoleSessionName", "pod".to_string()),
+                ("WebIdentityToken", token),
+            ];
+            p.retain(|(k, _)| *k != name);
+            p.push((name, value));
+            let refs: Vec<(&str, &str)> = p.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.unsigned(&refs).await
+        }
+    };
+    let r = call("RoleSessionName", "a:b".into()).await;
+    r.expect_error(400, "ValidationError");
+    assert_eq!(
+        r.message(),
+        "1 validation error detected: Value 'a:b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+    );
+    call("RoleSessionName", "x".repeat(65))
+        .await
+        .expect_error(400, "ValidationError");
+    call("DurationSeconds", "899".into())
+        .await
+        .expect_error(400, "ValidationError");
+    let r = call("DurationSeconds", "7200".into()).await;
+    r.expect_error(400, "ValidationError");
+    assert_eq!(
+        r.message(),
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    );
+    call("Policy", "not json".into())
+        .await
+        .expect_error(400, "MalformedPolicyDocument");
+    let big = format!(r#"{{"Version":"2012-10-17","Statement":[{}]}}"#, vec![r#"{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::a-very-long-bucket-name-for-padding/*"}"#; 30].join(","));
+    call("Policy", big)
+        .await
+        .expect_error(400, "PackedPolicyTooLarge");
+    let r = s
+        .unsigned(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleArn", ROLE),
+            ("RoleSessionName", "pod"),
+        ])
+        .await;
+    r.expect_error(400, "ValidationError");
+    assert!(r.message().contains("Value null at 'webIdentityToken'"));
+    // Only AssumeRoleWithWebIdentity is answered unsigned.
+    s.unsigned(&[("Action", "GetCallerIdentity")])
+        .await
+        .expect_error(403, "MissingAuthenticationToken");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_are_bound_by_role_policies_session_policies_and_boundaries() {
+    let (s, c) = tutorial().await;
+    s.iam(
+        "AttachRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let creds = s.web_identity(ROLE, &token).await;
+    creds.ok();
+    let iam = |action: &'static str, params: Vec<(&'static str, &'static str)>| {
+        let creds = &creds;
+        let s = &s;
+        async move {
+            s.as_session(creds, "iam", action, "2010-05-08", &params)
+                .await
+        }
+    };
+    iam("ListRoles", vec![]).await.ok();
+    let r = iam(
+        "CreateRole",
+        vec![
+            ("RoleName", "x"),
+            ("AssumeRolePolicyDocument", common::TRUST),
+        ],
+    )
+    .await;
+    r.expect_error(403, "AccessDenied");
+    assert_eq!(
+        r.message(),
+        "User: arn:aws:sts::123456789012:assumed-role/s3-app-role/pod is not authorized to perform: iam:CreateRole on resource: arn:aws:iam::123456789012:role/x because no identity-based policy allows the iam:CreateRole action"
+    );
+
+    // A session policy narrows the session to ListRoles.
+    let narrow = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:ListRoles","Resource":"*"}}"#;
+    let limited = s
+        .unsigned(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("RoleArn", ROLE),
+            ("RoleSessionName", "narrow"),
+            ("WebIdentityToken", &token),
+            ("Policy", narrow),
+        ])
+        .await;
+    limited.ok();
+    assert!(limited.tag("PackedPolicySize").is_some());
+    s.as_session(&limited, "iam", "ListRoles", "2010-05-08", &[])
+        .await
+        .ok();
+    let r = s
+        .as_session(
+            &limited,
+            "iam",
+            "GetRole",
+            "2010-05-08",
+            &[("RoleName", "s3-app-role")],
+        )
+        .await;
+    r.expect_error(403, "AccessDenied");
+    assert!(
+        r.message()
+            .ends_with("because no session policy allows the iam:GetRole action"),
+        "{}",
+        r.message()
+    );
+
+    // A boundary limits the role's sessions at once, even existing ones.
+    s.iam(
+        "PutRolePermissionsBoundary",
+        &[
+            ("RoleName", "s3-app-role"),
+            (
+                "PermissionsBoundary",
+                "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+            ),
+        ],
+    )
+    .await
+    .ok();
+    let r = iam("ListRoles", vec![]).await;
+    r.expect_error(403, "AccessDenied");
+    assert!(
+        r.message()
+            .ends_with("because no permissions boundary allows the iam:ListRoles action"),
+        "{}",
+        r.message()
+    );
+    s.iam(
+        "DeleteRolePermissionsBoundary",
+        &[("RoleName", "s3-app-role")],
+    )
+    .await
+    .ok();
+    iam("ListRoles", vec![]).await.ok();
+
+    // An explicit deny wins; GetCallerIdentity still answers.
+    let deny =
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;
+    s.iam(
+        "PutRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyName", "deny"),
+            ("PolicyDocument", deny),
+        ],
+    )
+    .await
+    .ok();
+    let r = iam("ListRoles", vec![]).await;
+    assert!(
+        r.message()
+            .ends_with("with an explicit deny in an identity-based policy"),
+        "{}",
+        r.message()
+    );
+    s.as_session(&creds, "sts", "GetCallerIdentity", "2011-06-15", &[])
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_and_mismatched_session_credentials() {
+    let (s, c) = tutorial().await;
+    let creds = s
+        .web_identity(
+            ROLE,
+            &s.token(&c, "production", "s3-app", "sts.amazonaws.com"),
+        )
+        .await;
+    let key = creds.tag("AccessKeyId").unwrap();
+    let secret = creds.tag("SecretAccessKey").unwrap();
+    let token = creds.tag("SessionToken").unwrap();
+    let call = |key: String, secret: String, token: Option<String>| {
+        let s = &s;
+        async move {
+            s.signed_with(
+                &key,
+                &secret,
+                token.as_deref(),
+                "sts",
+                now(),
+                &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+            )
+            .await
+        }
+    };
+    let mut bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &token).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    let tampered = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
+    call(key.clone(), secret.clone(), Some(tampered))
+        .await
+        .expect_error(403, "InvalidClientTokenId");
+    call(key.clone(), secret.clone(), None)
+        .await
+        .expect_error(403, "InvalidClientTokenId");
+    call(
+        "ASIAAAAAAAAAAAAAAAAA".into(),
+        secret.clone(),
+        Some(token.clone()),
+    )
+    .await
+    .expect_error(403, "InvalidClientTokenId");
+    call(key.clone(), "x".repeat(40), Some(token.clone()))
+        .await
+        .expect_error(403, "SignatureDoesNotMatch");
+    call(key, secret, Some(token)).await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn assume_role_same_and_cross_account_and_chaining() {
+    let (s, c) = tutorial().await;
+    let (other_key, other_secret) =
+        server::create_account(s.store.as_ref(), "987654321098").unwrap();
+    let other = |action: &'static str, params: Vec<(&'static str, String)>| {
+        let s = &s;
+        let (k, sec) = (other_key.clone(), other_secret.clone());
+        async move {
+            let mut all: Vec<(&str, &str)> = vec![("Action", action), ("Version", "2010-05-08")];
+            all.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+            s.signed_with(&k, &sec, None, "iam", now(), &all).await
+        }
+    };
+    other(
+        "CreateRole",
+        vec![
+            ("RoleName", "cross-account-s3-access".to_string()),
+            (
+                "AssumeRolePolicyDocument",
+                include_str!("../../../examples/cross-account-trust-policy.json").to_string(),
+            ),
+        ],
+    )
+    .await
+    .ok();
+    let target = "arn:aws:iam::987654321098:role/cross-account-s3-access";
+    let creds = s
+        .web_identity(
+            ROLE,
+            &s.token(&c, "production", "s3-app", "sts.amazonaws.com"),
+        )
+        .await;
+    let assume = |creds: &common::Resp, extra: Vec<(&'static str, &'static str)>| {
+        let mut p = vec![("RoleArn", target), ("RoleSessionName", "hop")];
+        p.extend(extra);
+        let s = &s;
+        let creds = creds.clone();
+        async move {
+            s.as_session(&creds, "sts", "AssumeRole", "2011-06-15", &p)
+                .await
+        }
+    };
+    // Cross-account: the trust policy names the source role, but the source
+    // role's own policies must also allow sts:AssumeRole.
+    let r = assume(&creds, vec![]).await;
+    r.expect_error(403, "AccessDenied");
+    assert_eq!(
+        r.message(),
+        format!(
+            "User: arn:aws:sts::123456789012:assumed-role/s3-app-role/pod is not authorized to perform: sts:AssumeRole on resource: {target}"
+        )
+    );
+    s.iam(
+        "PutRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyName", "assume"),
+            (
+                "PolicyDocument",
+                include_str!("../../../examples/assume-role-policy.json"),
+            ),
+        ],
+    )
+    .await
+    .ok();
+    let hop = assume(&creds, vec![]).await;
+    hop.ok();
+    assert_eq!(
+        hop.tag("Arn").unwrap(),
+        "arn:aws:sts::987654321098:assumed-role/cross-account-s3-access/hop"
+    );
+    let me = s
+        .as_session(&hop, "sts", "GetCallerIdentity", "2011-06-15", &[])
+        .await;
+    assert_eq!(me.tag("Account").unwrap(), "987654321098");
+    // Role chaining is capped at one hour.
+    let r = assume(&creds, vec![("DurationSeconds", "7200")]).await;
+    r.expect_error(400, "ValidationError");
+    assert_eq!(
+        r.message(),
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    );
+    // Root may not assume roles.
+    let r = s
+        .sts(
+            "AssumeRole",
+            &[("RoleArn", target), ("RoleSessionName", "root")],
+        )
+        .await;
+    r.expect_error(403, "AccessDenied");
+    assert_eq!(r.message(), "Roles may not be assumed by root accounts.");
+    // A role that does not trust the caller.
+    other("CreateRole", vec![("RoleName", "closed".to_string()), ("AssumeRolePolicyDocument", r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::987654321098:root"},"Action":"sts:AssumeRole"}}"#.to_string())]).await.ok();
+    let r = s
+        .as_session(
+            &creds,
+            "sts",
+            "AssumeRole",
+            "2011-06-15",
+            &[
+                ("RoleArn", "arn:aws:iam::987654321098:role/closed"),
+                ("RoleSessionName", "xx"),
+            ],
+        )
+        .await;
+    r.expect_error(403, "AccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_account_trust_naming_the_role_needs_no_identity_permission() {
+    let (s, c) = tutorial().await;
+    let trust = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:role/s3-app-role"},"Action":"sts:AssumeRole"}}"#;
+    s.iam(
+        "CreateRole",
+        &[("RoleName", "helper"), ("AssumeRolePolicyDocument", trust)],
+    )
+    .await
+    .ok();
+    let creds = s
+        .web_identity(
+            ROLE,
+            &s.token(&c, "production", "s3-app", "sts.amazonaws.com"),
+        )
+        .await;
+    let r = s
+        .as_session(
+            &creds,
+            "sts",
+            "AssumeRole",
+            "2011-06-15",
+            &[
+                ("RoleArn", "arn:aws:iam::123456789012:role/helper"),
+                ("RoleSessionName", "hh"),
+                ("ExternalId", "ext-123"),
+            ],
+        )
+        .await;
+    r.ok();
+    // A trust naming only the account needs the caller's identity permission.
+    let by_account = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"123456789012"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"ext-123"}}}}"#;
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "by-account"),
+            ("AssumeRolePolicyDocument", by_account),
+        ],
+    )
+    .await
+    .ok();
+    let r = s
+        .as_session(
+            &creds,
+            "sts",
+            "AssumeRole",
+            "2011-06-15",
+            &[
+                ("RoleArn", "arn:aws:iam::123456789012:role/by-account"),
+                ("RoleSessionName", "hh"),
+                ("ExternalId", "ext-123"),
+            ],
+        )
+        .await;
+    r.expect_error(403, "AccessDenied");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issuer_served_elsewhere_is_fetched_and_its_outage_reported() {
+    use axum::routing::get;
+    let s = Server::start().await;
+    let key = std::sync::Arc::new(oidc::SigningKey::generate().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}/issuer", listener.local_addr().unwrap());
+    let (doc, jwks) = (
+        oidc::discovery_document(&issuer, &format!("{issuer}/jwks")),
+        oidc::Jwks {
+            keys: vec![key.jwk()],
+        }
+        .to_json(),
+    );
+    let app = axum::Router::new()
+        .route(
+            "/issuer/.well-known/openid-configuration",
+            get(move || std::future::ready(doc.clone())),
+        )
+        .route(
+            "/issuer/jwks",
+            get(move || std::future::ready(jwks.clone())),
+        );
+    let handle = tokio::spawn(async move { axum::serve(listener, app).await });
+    s.iam(
+        "CreateOpenIDConnectProvider",
+        &[
+            ("Url", &issuer),
+            ("ClientIDList.member.1", "sts.amazonaws.com"),
+        ],
+    )
+    .await
+    .ok();
+    let host = issuer.trim_start_matches("http://");
+    let trust = common::TRUST.replace(
+        "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+        host,
+    );
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    )
+    .await
+    .ok();
+    let aud = ["sts.amazonaws.com".to_string()];
+    let mint = || {
+        key.service_account_token(&oidc::ServiceAccountToken {
+            issuer: &issuer,
+            namespace: "production",
+            service_account: "s3-app",
+            audiences: &aud,
+            issued_at: now(),
+            expiration_seconds: 3600,
+            pod: None,
+        })
+        .unwrap()
+    };
+    s.web_identity(ROLE, &mint()).await.ok();
+    // Cached keys keep working while the issuer is down.
+    handle.abort();
+    let _ = handle.await;
+    s.web_identity(ROLE, &mint()).await.ok();
+
+    // An issuer that was never reachable has nothing cached.
+    let dead = "http://127.0.0.1:9/dead";
+    s.iam(
+        "CreateOpenIDConnectProvider",
+        &[
+            ("Url", dead),
+            ("ClientIDList.member.1", "sts.amazonaws.com"),
+        ],
+    )
+    .await
+    .ok();
+    let trust = common::TRUST.replace(
+        "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+        "127.0.0.1:9/dead",
+    );
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "dead-role"),
+            ("AssumeRolePolicyDocument", &trust),
+        ],
+    )
+    .await
+    .ok();
+    let dead_key = oidc::SigningKey::generate().unwrap();
+    let token = dead_key
+        .service_account_token(&oidc::ServiceAccountToken {
+            issuer: dead,
+            namespace: "production",
+            service_account: "s3-app",
+            audiences: &aud,
+            issued_at: now(),
+            expiration_seconds: 3600,
+            pod: None,
+        })
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = s
+        .web_identity("arn:aws:iam::123456789012:role/dead-role", &token)
+        .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "a dead issuer must not hang the call"
+    );
+    // AWS answers an unreachable issuer with InvalidIdentityToken and this text
+    // (captured: awslabs/aws-sdk-rust#827), not IDPCommunicationError.
+    r.expect_error(400, "InvalidIdentityToken");
+    assert!(
+        r.message()
+            .starts_with("Couldn't retrieve verification key from your identity provider")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eks_describe_and_list_clusters() {
+    let (s, c) = tutorial().await;
+    let host = s.addr.to_string();
+    let get = |path: String| {
+        let s = &s;
+        let host = host.clone();
+        async move {
+            let base = [("host", host.as_str())];
+            let req = sigv4::HttpRequest {
+                method: "GET",
+                path: &path,
+                query: "",
+                headers: &base,
+                body: b"",
+            };
+            let headers = sigv4::sign(&req, &s.key, &s.secret, None, "us-east-1", "eks", now());
+            s.send("GET", &path, &headers, vec![]).await
+        }
+    };
+    let r = get("/clusters/my-cluster".into()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        v["cluster"]["identity"]["oidc"]["issuer"],
+        server::clusters::issuer_url(&s.url(), &c)
+    );
+    assert_eq!(
+        v["cluster"]["arn"],
+        "arn:aws:eks:us-east-1:123456789012:cluster/my-cluster"
+    );
+    assert_eq!(v["cluster"]["status"], "ACTIVE");
+    let r = get("/clusters".into()).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["clusters"], json!(["my-cluster"]));
+    let r = get("/clusters/nope".into()).await;
+    assert_eq!(r.status, 404);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["message"], "No cluster found for name: nope.");
+}
