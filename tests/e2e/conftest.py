@@ -66,7 +66,7 @@ class Irsa:
             self.proc = None
 
     def aws(self, *args, profile=None, check=True):
-        cmd = ["aws", *args, "--output", "json"]
+        cmd = ["aws", *args] + ([] if "--output" in args else ["--output", "json"])
         if profile:
             cmd += ["--profile", profile]
         return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check)
