@@ -255,7 +255,7 @@ mod tests {
         let key = store::MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
         let store: std::sync::Arc<dyn store::Store> =
             std::sync::Arc::new(store::SqliteStore::open(dir.path(), key).unwrap());
-        let state = State::new(store, "http://127.0.0.1:1").unwrap();
+        let state = State::new(store, "http://127.0.0.1:1", None).unwrap();
         let session = Session {
             account: "123456789012".into(),
             role_arn: "arn:aws:iam::123456789012:role/app".into(),

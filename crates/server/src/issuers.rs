@@ -81,8 +81,19 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl IssuerKeys {
-    pub(crate) fn new() -> Result<IssuerKeys, String> {
-        let http = reqwest::Client::builder()
+    pub(crate) fn new(ca_pem: Option<&[u8]>) -> Result<IssuerKeys, String> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA file holds no PEM certificate: {e}"))?;
+            if certs.is_empty() {
+                return Err("the CA file holds no PEM certificate".into());
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(3))
@@ -257,6 +268,12 @@ mod tests {
         assert!(!fetchable("http://example.com/keys"));
         assert!(!fetchable("http://127.0.0.1.nip.io/keys"));
         assert!(!fetchable("file:///etc/passwd"));
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        assert!(IssuerKeys::new(Some(b"not a certificate")).is_err());
+        assert!(IssuerKeys::new(None).is_ok());
     }
 
     #[test]

@@ -35,9 +35,14 @@ impl std::fmt::Debug for State {
 }
 
 impl State {
-    /// State over a store, reached by clients at `public_url`. Creates the
-    /// session key ring on first use.
-    pub fn new(store: Arc<dyn Store>, public_url: &str) -> Result<State, String> {
+    /// State over a store, reached by clients at `public_url`. `ca_pem` adds
+    /// trusted roots (PEM) for fetching issuers' keys from private CAs. Creates
+    /// the session key ring on first use.
+    pub fn new(
+        store: Arc<dyn Store>,
+        public_url: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<State, String> {
         let mut keys = store.session_keys().map_err(|e| e.to_string())?;
         if keys.is_empty() {
             let key: [u8; 32] = store::random_bytes().map_err(|e| e.to_string())?;
@@ -51,7 +56,7 @@ impl State {
             aws_policies: aws_managed::load(),
             public_url: public_url.trim_end_matches('/').to_string(),
             ring: KeyRing::new(&keys)?,
-            issuers: IssuerKeys::new()?,
+            issuers: IssuerKeys::new(ca_pem)?,
             store,
             keys: RwLock::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),

@@ -39,6 +39,10 @@ pub(crate) struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Extra trusted CA certificates (PEM) for fetching OIDC issuers' keys
+    /// over https, for clusters whose issuer has a private CA.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -118,6 +122,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         );
     }
     println!("{}", dir.exports());
+    let ca = match &args.ca_file {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("--ca-file `{}`: {e}", p.display()))?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,7 +135,7 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         tracing::info!(listen = %args.listen, data_dir = %dir.root.display(), "irsa serving");
-        let state = Arc::new(server::State::new(store, &endpoint)?);
+        let state = Arc::new(server::State::new(store, &endpoint, ca.as_deref())?);
         server::serve(listener, state)
             .await
             .map_err(|e| format!("server failed: {e}"))

@@ -119,7 +119,8 @@ impl Server {
         let (key, secret) = server::create_account(store.as_ref(), ACCOUNT).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = Arc::new(server::State::new(store.clone(), &format!("http://{addr}")).unwrap());
+        let state =
+            Arc::new(server::State::new(store.clone(), &format!("http://{addr}"), None).unwrap());
         tokio::spawn(server::serve(listener, state));
         Server {
             addr,
