@@ -315,3 +315,38 @@ async fn responses_carry_request_ids_and_xml_content_type() {
     assert_eq!(id.len(), 36);
     assert_eq!(id.chars().filter(|c| *c == '-').count(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn presigned_get_requests() {
+    let s = Server::start().await;
+    let host = s.addr.to_string();
+    let base = [("host", host.as_str())];
+    let req = sigv4::HttpRequest {
+        method: "GET",
+        path: "/",
+        query: "Action=ListRoles&Version=2010-05-08",
+        headers: &base,
+        body: b"",
+    };
+    let query = sigv4::presign(&req, &s.key, &s.secret, None, "us-east-1", "iam", now(), 60);
+    let r = s.send("GET", &format!("/?{query}"), &[], vec![]).await;
+    r.ok();
+    assert!(r.body.starts_with("<ListRolesResponse"));
+    let stale = sigv4::presign(
+        &req,
+        &s.key,
+        &s.secret,
+        None,
+        "us-east-1",
+        "iam",
+        now() - 120,
+        60,
+    );
+    let r = s.send("GET", &format!("/?{stale}"), &[], vec![]).await;
+    r.expect_error(403, "SignatureDoesNotMatch");
+    assert!(
+        r.message().starts_with("Request has expired"),
+        "{}",
+        r.message()
+    );
+}

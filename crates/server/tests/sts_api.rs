@@ -791,3 +791,145 @@ async fn eks_describe_and_list_clusters() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["message"], "No cluster found for name: nope.");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_tags_and_source_identity_from_the_token() {
+    let s = Server::start().await;
+    let c = s.cluster("my-cluster");
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    let host = issuer.trim_start_matches("http://").to_string();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": format!("arn:aws:iam::123456789012:oidc-provider/{host}")},
+        "Action": ["sts:AssumeRoleWithWebIdentity", "sts:TagSession", "sts:SetSourceIdentity"],
+        "Condition": {"StringEquals": {format!("{host}:aud"): "sts.amazonaws.com"}}
+    }]})
+    .to_string();
+    s.iam(
+        "CreateRole",
+        &[("RoleName", "tagged"), ("AssumeRolePolicyDocument", &trust)],
+    )
+    .await
+    .ok();
+    // Only roles tagged like the session's team may be read.
+    let by_team = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"iam:GetRole","Resource":"arn:aws:iam::123456789012:role/${aws:PrincipalTag/team}-*"}}"#;
+    s.iam(
+        "PutRolePolicy",
+        &[
+            ("RoleName", "tagged"),
+            ("PolicyName", "team"),
+            ("PolicyDocument", by_team),
+        ],
+    )
+    .await
+    .ok();
+    for name in ["data-reader", "web-reader"] {
+        s.iam(
+            "CreateRole",
+            &[
+                ("RoleName", name),
+                ("AssumeRolePolicyDocument", common::TRUST),
+            ],
+        )
+        .await
+        .ok();
+    }
+    let key = server::clusters::current_key(s.store.as_ref(), "my-cluster").unwrap();
+    let claims = |extra: serde_json::Value| {
+        let mut c = json!({"iss": issuer, "sub": "system:serviceaccount:production:s3-app", "aud": ["sts.amazonaws.com"], "iat": now(), "exp": now() + 600});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        key.sign(&c).unwrap()
+    };
+    let token = claims(
+        json!({"https://aws.amazon.com/tags": {"principal_tags": {"team": ["data"]}}, "https://aws.amazon.com/source_identity": "alice"}),
+    );
+    let creds = s
+        .web_identity("arn:aws:iam::123456789012:role/tagged", &token)
+        .await;
+    creds.ok();
+    assert_eq!(creds.tag("SourceIdentity").unwrap(), "alice");
+    s.as_session(
+        &creds,
+        "iam",
+        "GetRole",
+        "2010-05-08",
+        &[("RoleName", "data-reader")],
+    )
+    .await
+    .ok();
+    s.as_session(
+        &creds,
+        "iam",
+        "GetRole",
+        "2010-05-08",
+        &[("RoleName", "web-reader")],
+    )
+    .await
+    .expect_error(403, "AccessDenied");
+
+    // Without sts:TagSession in the trust policy, a tagged token is refused.
+    let untagging = trust.replace(r#","sts:TagSession""#, "");
+    assert!(!untagging.contains("TagSession"));
+    s.iam(
+        "UpdateAssumeRolePolicy",
+        &[("RoleName", "tagged"), ("PolicyDocument", &untagging)],
+    )
+    .await
+    .ok();
+    s.web_identity("arn:aws:iam::123456789012:role/tagged", &token)
+        .await
+        .expect_error(403, "AccessDenied");
+    let plain = claims(json!({}));
+    s.web_identity("arn:aws:iam::123456789012:role/tagged", &plain)
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
+    let (s, c) = tutorial().await;
+    let old = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let old_kid = server::clusters::current_key(s.store.as_ref(), "my-cluster")
+        .unwrap()
+        .kid()
+        .to_string();
+    let new_kid = server::clusters::rotate_key(s.store.as_ref(), "my-cluster").unwrap();
+    assert_ne!(old_kid, new_kid);
+    let new = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    // The JWKS publishes both keys.
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    let path = issuer.trim_start_matches(&s.url()).to_string();
+    let jwks = s.send("GET", &format!("{path}/keys"), &[], vec![]).await;
+    let set = oidc::Jwks::parse(&jwks.body).unwrap();
+    let kids: Vec<String> = set.keys.iter().filter_map(|k| k.kid.clone()).collect();
+    assert!(
+        kids.contains(&old_kid) && kids.contains(&new_kid),
+        "{kids:?}"
+    );
+    let discovery = s
+        .send(
+            "GET",
+            &format!("{path}/.well-known/openid-configuration"),
+            &[],
+            vec![],
+        )
+        .await;
+    let doc: serde_json::Value = serde_json::from_str(&discovery.body).unwrap();
+    assert_eq!(doc["issuer"], issuer);
+    assert_eq!(doc["jwks_uri"], format!("{issuer}/keys"));
+    // Tokens of both keys are exchanged: a token naming a kid the key cache
+    // does not know makes the server read the cluster's keys again.
+    s.web_identity(ROLE, &old).await.ok();
+    s.web_identity(ROLE, &new).await.ok();
+    let unknown = s
+        .send(
+            "GET",
+            "/oidc/id/00000000000000000000000000000000/keys",
+            &[],
+            vec![],
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+}
