@@ -14,8 +14,6 @@ Prints wrk's report, then the server's RSS (current and peak) from /proc.
 
 import argparse
 import os
-import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,22 +21,13 @@ import time
 from pathlib import Path
 
 import boto3
+
+from common import ROOT, free_port, rss, wait_port
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss(pid):
-    status = Path(f"/proc/{pid}/status").read_text()
-    get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) / 1024
-    return get("VmRSS"), get("VmHWM")
 
 
 def main():

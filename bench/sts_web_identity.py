@@ -16,41 +16,20 @@ moto needs `pip install 'moto[server]'` in the venv.
 
 import argparse
 import os
-import re
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 from pathlib import Path
 
 import boto3
 
-ROOT = Path(__file__).resolve().parents[1]
+from common import ROOT, free_port, rss, wait_port
+
 TRUST = (ROOT / "examples" / "trust-policy.json").read_text()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def rss(pid):
-    status = Path(f"/proc/{pid}/status").read_text()
-    get = lambda k: int(re.search(rf"^{k}:\s+(\d+) kB", status, re.M).group(1)) / 1024
-    return get("VmRSS"), get("VmHWM")
-
-
-def wait_port(port):
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("server did not start")
 
 
 def start_irsa(binary):

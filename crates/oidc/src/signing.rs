@@ -68,8 +68,9 @@ pub fn public_jwk_from_pem(pem: &str) -> Result<Jwk, String> {
     })
 }
 
-/// A random UUID v4 (for the uids a kubelet token carries).
-fn uuid() -> String {
+/// A random UUID v4, lowercase (the uids a kubelet token carries; AWS's
+/// request ids have the same form).
+pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut b);
     if let Some(x) = b.get_mut(6) {
@@ -183,17 +184,17 @@ impl SigningKey {
     pub fn service_account_token(&self, t: &ServiceAccountToken<'_>) -> Result<String, String> {
         let mut k8s = json!({
             "namespace": t.namespace,
-            "serviceaccount": {"name": t.service_account, "uid": uuid()},
+            "serviceaccount": {"name": t.service_account, "uid": uuid_v4()},
         });
         if let (Some(pod), Some(map)) = (t.pod, k8s.as_object_mut()) {
-            map.insert("pod".into(), json!({"name": pod, "uid": uuid()}));
+            map.insert("pod".into(), json!({"name": pod, "uid": uuid_v4()}));
         }
         let payload = json!({
             "aud": t.audiences,
             "exp": t.issued_at + t.expiration_seconds,
             "iat": t.issued_at,
             "iss": t.issuer,
-            "jti": uuid(),
+            "jti": uuid_v4(),
             "kubernetes.io": k8s,
             "nbf": t.issued_at,
             "sub": format!("system:serviceaccount:{}:{}", t.namespace, t.service_account),

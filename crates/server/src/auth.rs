@@ -137,6 +137,16 @@ pub(crate) fn context(caller: &Caller, origin: &Origin, now: i64) -> Context {
 const DENY_ALL: &str =
     r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"*","Resource":"*"}}"#;
 
+/// Adds `aws:RequestTag/K` for each tag and `aws:TagKeys` (when there are tags).
+pub(crate) fn add_request_tags(ctx: &mut Context, tags: &[(String, String)]) {
+    for (k, v) in tags {
+        ctx.insert(format!("aws:RequestTag/{k}"), v.as_str());
+    }
+    if !tags.is_empty() {
+        ctx.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.as_str()));
+    }
+}
+
 /// The policies that bound what a caller may do.
 #[derive(Default)]
 struct CallerPolicies {

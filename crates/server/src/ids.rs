@@ -43,22 +43,7 @@ pub(crate) fn secret_access_key() -> Result<String, ApiError> {
 
 /// A lowercase UUID v4, the form of AWS request ids.
 pub(crate) fn request_id() -> String {
-    let mut b: [u8; 16] = store::random_bytes().unwrap_or([0; 16]);
-    if let Some(x) = b.get_mut(6) {
-        *x = (*x & 0x0f) | 0x40;
-    }
-    if let Some(x) = b.get_mut(8) {
-        *x = (*x & 0x3f) | 0x80;
-    }
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    )
+    oidc::uuid_v4()
 }
 
 #[cfg(test)]

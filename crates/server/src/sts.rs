@@ -309,12 +309,7 @@ async fn web_identity(
     if let Some(s) = &source_identity {
         ctx.insert("sts:SourceIdentity", s.as_str());
     }
-    for (k, v) in &tags {
-        ctx.insert(format!("aws:RequestTag/{k}"), v.as_str());
-    }
-    if !tags.is_empty() {
-        ctx.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.as_str()));
-    }
+    auth::add_request_tags(&mut ctx, &tags);
     let trust = state.compile(&role.arn(), &role.trust_policy)?;
     let trusted = |action: &str| {
         let set = PolicySet {
@@ -417,12 +412,7 @@ fn assume_role(
     if let Some(s) = &source_identity {
         ctx.insert("sts:SourceIdentity", s.as_str());
     }
-    for (k, v) in &tags {
-        ctx.insert(format!("aws:RequestTag/{k}"), v.as_str());
-    }
-    if !tags.is_empty() {
-        ctx.insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.as_str()));
-    }
+    auth::add_request_tags(&mut ctx, &tags);
     let trust = state.compile(&role.arn(), &role.trust_policy)?;
     let decide = |action: &str| {
         auth::decide(

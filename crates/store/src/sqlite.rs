@@ -124,6 +124,15 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A failed insert: `AlreadyExists` for a key or uniqueness violation.
+fn insert_error(e: rusqlite::Error) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::AlreadyExists
+    } else {
+        backend(e)
+    }
+}
+
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
     matches!(
         e,
@@ -295,13 +304,7 @@ impl Store for SqliteStore {
             "INSERT INTO accounts (id, created) VALUES (?1, ?2)",
             params![account.id, account.created],
         )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(insert_error)?;
         tx.execute(
             "INSERT INTO access_keys (id, account, sealed_secret, created) VALUES (?1, ?2, ?3, ?4)",
             params![key.id, key.account, sealed, key.created],
@@ -391,13 +394,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    backend(e)
-                }
-            })
+            .map_err(insert_error)
     }
 
     fn role(&self, account: &str, name: &str) -> Result<Option<Role>> {
@@ -593,13 +590,7 @@ impl Store for SqliteStore {
                 p.updated
             ],
         )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(insert_error)?;
         tx.execute(
             "INSERT INTO policy_versions (arn, id, document, created) VALUES (?1, ?2, ?3, ?4)",
             params![p.arn, first.id, first.document, first.created],
@@ -660,13 +651,7 @@ impl Store for SqliteStore {
                 params![arn, v.id, v.document, v.created],
             )
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    backend(e)
-                }
-            })
+            .map_err(insert_error)
     }
 
     fn policy_version(&self, arn: &str, id: &str) -> Result<Option<PolicyVersion>> {
@@ -732,13 +717,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    backend(e)
-                }
-            })
+            .map_err(insert_error)
     }
 
     fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>> {
@@ -797,13 +776,7 @@ impl Store for SqliteStore {
             "INSERT INTO clusters (name, issuer_id, account, region, created) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![c.name, c.issuer_id, c.account, c.region, c.created],
         )
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists
-            } else {
-                backend(e)
-            }
-        })?;
+        .map_err(insert_error)?;
         tx.execute(
             "INSERT INTO cluster_keys (cluster, kid, sealed_key, created, retired) VALUES (?1, ?2, ?3, ?4, NULL)",
             params![c.name, key.kid, sealed, key.created],
@@ -914,13 +887,7 @@ impl Store for SqliteStore {
                 params![id, sealed, created],
             )
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists
-                } else {
-                    backend(e)
-                }
-            })
+            .map_err(insert_error)
     }
 }
 

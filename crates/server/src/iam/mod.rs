@@ -56,12 +56,20 @@ impl Call<'_> {
 
     /// Adds `aws:RequestTag/K` and `aws:TagKeys` for tags in the request.
     pub(crate) fn with_request_tags(&mut self, tags: &[(String, String)]) {
-        for (k, v) in tags {
-            self.context
-                .insert(format!("aws:RequestTag/{k}"), v.as_str());
+        crate::auth::add_request_tags(&mut self.context, tags);
+    }
+
+    /// The required `Tags` of a Tag* action, checked, with their condition keys
+    /// added.
+    pub(crate) fn required_tags(&mut self, c: &mut Checker) -> Vec<(String, String)> {
+        let tags = self.params.tags("Tags");
+        match &tags {
+            None => c.null("Tags"),
+            Some(t) => c.tags("Tags", t),
         }
-        self.context
-            .insert_multi("aws:TagKeys", tags.iter().map(|(k, _)| k.as_str()));
+        let tags = tags.unwrap_or_default();
+        self.with_request_tags(&tags);
+        tags
     }
 
     /// A resource ARN in the caller's account: `arn:aws:iam::ACCOUNT:{rest}`.
@@ -179,17 +187,11 @@ pub(crate) fn write_tags(x: &mut Xml, name: &str, tags: &[Tag]) {
 
 /// Merges new tags into existing ones (a key present is overwritten), failing
 /// with LimitExceeded past 50.
-pub(crate) fn merge_tags(
-    existing: &mut Vec<Tag>,
-    new: &[(String, String)],
-) -> Result<(), ApiError> {
-    for (k, v) in new {
-        match existing.iter_mut().find(|t| &t.key == k) {
-            Some(t) => t.value = v.clone(),
-            None => existing.push(Tag {
-                key: k.clone(),
-                value: v.clone(),
-            }),
+pub(crate) fn merge_tags(existing: &mut Vec<Tag>, new: Vec<Tag>) -> Result<(), ApiError> {
+    for tag in new {
+        match existing.iter_mut().find(|t| t.key == tag.key) {
+            Some(t) => t.value = tag.value,
+            None => existing.push(tag),
         }
     }
     if existing.len() > 50 {

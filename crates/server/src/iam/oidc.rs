@@ -256,20 +256,10 @@ pub(super) fn update_thumbprints(call: &Call<'_>) -> Answer {
 pub(super) fn tag(call: &mut Call<'_>) -> Answer {
     let mut c = Checker::default();
     let arn = provider_arn(call, &mut c).to_string();
-    let tags = call.params.tags("Tags");
-    match &tags {
-        None => c.null("Tags"),
-        Some(t) => c.tags("Tags", t),
-    }
+    let tags = call.required_tags(&mut c);
     c.finish()?;
-    let tags = tags.unwrap_or_default();
-    call.with_request_tags(&tags);
     let mut p = authorized(call, &arn)?;
-    let pairs: Vec<(String, String)> = new_tags(&tags)?
-        .into_iter()
-        .map(|t| (t.key, t.value))
-        .collect();
-    merge_tags(&mut p.tags, &pairs)?;
+    merge_tags(&mut p.tags, new_tags(&tags)?)?;
     call.state.store.update_oidc_provider(&p)?;
     Ok(None)
 }

@@ -261,18 +261,10 @@ pub(super) fn update_trust(call: &Call<'_>) -> Answer {
 pub(super) fn tag(call: &mut Call<'_>) -> Answer {
     let mut c = Checker::default();
     let name = role_name(call, &mut c).to_string();
-    let tags = call.params.tags("Tags");
-    match &tags {
-        None => c.null("Tags"),
-        Some(t) => c.tags("Tags", t),
-    }
+    let tags = call.required_tags(&mut c);
     c.finish()?;
-    let tags = tags.unwrap_or_default();
-    call.with_request_tags(&tags);
     let mut role = authorized_role(call, &name)?;
-    let tags = new_tags(&tags)?;
-    let pairs: Vec<(String, String)> = tags.into_iter().map(|t| (t.key, t.value)).collect();
-    merge_tags(&mut role.tags, &pairs)?;
+    merge_tags(&mut role.tags, new_tags(&tags)?)?;
     call.state.store.update_role(&role)?;
     Ok(None)
 }
