@@ -12,6 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+from pathlib import Path
 import botocore.exceptions
 import pytest
 
@@ -215,3 +216,19 @@ def test_an_issuer_served_by_the_test_itself(irsa, tmp_path):
         assert ident["Arn"].startswith("arn:aws:sts::123456789012:assumed-role/s3-app-role/")
     finally:
         server.shutdown()
+
+
+JS = Path(__file__).resolve().parent / "js"
+
+
+@pytest.mark.skipif(not (JS / "node_modules").is_dir(), reason="needs `npm install` in tests/e2e/js (scripts/test does it)")
+def test_the_javascript_sdk_with_the_web_identity_variables(irsa):
+    setup_tutorial(irsa)
+    env = pod_env(irsa, token(irsa))
+    env["AWS_REGION"] = "us-east-1"
+    out = subprocess.run(["node", str(JS / "whoami.mjs")], env=env, capture_output=True, text=True, cwd=JS)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["arn"].startswith("arn:aws:sts::123456789012:assumed-role/s3-app-role/aws-sdk-js-session-")
+    # IAMReadOnlyAccess is attached in setup_tutorial.
+    assert result["listRoles"] == {"ok": True, "roles": ["s3-app-role"]}

@@ -353,6 +353,31 @@ fn decide(
     }
 }
 
+/// The condition keys that statements about this request (principal, action
+/// and resource match) test but the request's context lacks — what a
+/// simulator reports as missing context values.
+pub fn missing_context_keys(req: &Request<'_>, set: &PolicySet<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let has_boundary = set.boundary.is_some();
+    for kind in KINDS {
+        for policy in set.of_kind(kind) {
+            for s in 0..policy.len() {
+                if !policy.statement_targets(s, req, has_boundary) {
+                    continue;
+                }
+                for key in policy.condition_keys(s) {
+                    let known = req.context.get(key).is_some()
+                        || out.iter().any(|k| k.eq_ignore_ascii_case(key));
+                    if !known {
+                        out.push(key.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Whether the resource lives in another account than the caller's: the
 /// request's `resource_account`, else the ARN's account segment.
 fn is_cross_account(req: &Request<'_>) -> bool {
@@ -363,4 +388,40 @@ fn is_cross_account(req: &Request<'_>) -> bool {
         .resource_account
         .or_else(|| req.resource.split(':').nth(4).filter(|a| is_account_id(a)));
     owner.is_some_and(|owner| owner != caller)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Context, parse};
+
+    #[test]
+    fn missing_context_keys_of_statements_about_the_request() {
+        let doc = parse(
+            r#"{"Version":"2012-10-17","Statement":[
+              {"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"Bool":{"aws:SecureTransport":"true"}}},
+              {"Effect":"Allow","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"ec2:Region":"us-east-1"}}}]}"#,
+        )
+        .unwrap();
+        let identity = [CompiledPolicy::new("p", doc)];
+        let alice = Principal::from_arn("arn:aws:iam::123456789012:user/alice").unwrap();
+        let mut ctx = Context::new();
+        ctx.insert("aws:SecureTransport", "true");
+        let req = Request {
+            principal: &alice,
+            action: "s3:GetObject",
+            resource: "arn:aws:s3:::b/k",
+            resource_account: None,
+            context: &ctx,
+        };
+        let set = PolicySet {
+            identity: &identity,
+            ..PolicySet::default()
+        };
+        assert_eq!(missing_context_keys(&req, &set), ["aws:SourceIp"]);
+        assert_eq!(
+            authorize(&req, &set),
+            Decision::ImplicitDeny(PolicyKind::IdentityBased)
+        );
+    }
 }

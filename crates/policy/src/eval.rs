@@ -188,6 +188,36 @@ impl CompiledPolicy {
         applies(st, principal, req, has_boundary)
     }
 
+    /// Whether statement `index` is about this request (principal, action,
+    /// resource) regardless of its conditions.
+    pub(crate) fn statement_targets(
+        &self,
+        index: usize,
+        req: &Request<'_>,
+        has_boundary: bool,
+    ) -> bool {
+        let (Some(st), principal) = (
+            self.0.statements.get(index),
+            self.0
+                .policy
+                .statements
+                .get(index)
+                .and_then(|s| s.principal.as_ref()),
+        ) else {
+            return false;
+        };
+        targets(st, principal, req, has_boundary).is_some()
+    }
+
+    /// The condition keys statement `index` tests.
+    pub(crate) fn condition_keys(&self, index: usize) -> impl Iterator<Item = &str> {
+        self.0
+            .statements
+            .get(index)
+            .into_iter()
+            .flat_map(|st| st.conditions.iter().map(|c| c.key.as_str()))
+    }
+
     /// The effect of statement `index`.
     pub(crate) fn effect(&self, index: usize) -> Option<Effect> {
         self.0.statements.get(index).map(|s| s.effect)
@@ -241,6 +271,20 @@ fn applies(
     req: &Request<'_>,
     has_boundary: bool,
 ) -> Option<Naming> {
+    let naming = targets(st, principal, req, has_boundary)?;
+    st.conditions
+        .iter()
+        .all(|c| condition_holds(c, req.context))
+        .then_some(naming)
+}
+
+/// The principal, action and resource tests of a statement.
+fn targets(
+    st: &CompiledStatement,
+    principal: Option<&Negatable<PrincipalSet>>,
+    req: &Request<'_>,
+    has_boundary: bool,
+) -> Option<Naming> {
     let naming = match principal {
         None => Naming::Direct,
         Some(p) if p.negated => {
@@ -268,10 +312,7 @@ fn applies(
             return None;
         }
     }
-    st.conditions
-        .iter()
-        .all(|c| condition_holds(c, req.context))
-        .then_some(naming)
+    Some(naming)
 }
 
 /// One operator on one key. Missing keys: `…IfExists` holds; `ForAllValues`

@@ -12,11 +12,13 @@ use std::fmt;
 /// Deepest nesting accepted; real policies nest four levels.
 pub(crate) const MAX_DEPTH: usize = 32;
 
-/// A JSON value with the byte offset where it starts.
+/// A JSON value with the byte offsets where it starts and ends.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Json {
     pub(crate) kind: Kind,
     pub(crate) offset: usize,
+    /// Just past the value's last byte.
+    pub(crate) end: usize,
 }
 
 /// The shape of a JSON value.
@@ -131,7 +133,11 @@ impl Reader<'_> {
             Some(_) => return Err(self.error("expected a JSON value")),
             None => return Err(self.error("unexpected end of the document")),
         };
-        Ok(Json { kind, offset })
+        Ok(Json {
+            kind,
+            offset,
+            end: self.pos,
+        })
     }
 
     fn literal(&mut self, word: &str, kind: Kind) -> Result<Kind, SyntaxError> {
@@ -341,10 +347,10 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Byte offsets of each statement of a policy text (one for a single-object
-/// `Statement`), for tools that point at a statement by line. Empty if the
-/// text is not a JSON object with a `Statement`.
-pub fn statement_offsets(text: &str) -> Vec<usize> {
+/// Byte ranges (start, end) of each statement of a policy text (one for a
+/// single-object `Statement`), for tools that point at a statement by line.
+/// Empty if the text is not a JSON object with a `Statement`.
+pub fn statement_spans(text: &str) -> Vec<(usize, usize)> {
     let Ok(Json {
         kind: Kind::Object(members),
         ..
@@ -360,8 +366,8 @@ pub fn statement_offsets(text: &str) -> Vec<usize> {
         Some(Json {
             kind: Kind::Array(items),
             ..
-        }) => items.iter().map(|i| i.offset).collect(),
-        Some(single) => vec![single.offset],
+        }) => items.iter().map(|i| (i.offset, i.end)).collect(),
+        Some(single) => vec![(single.offset, single.end)],
         None => Vec::new(),
     }
 }
@@ -439,6 +445,16 @@ mod tests {
         assert!(parse(&deep).is_err());
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn statement_spans_cover_each_statement() {
+        let text = r#"{"Statement": [{"Sid":"A"}, {"Sid":"B"}]}"#;
+        let spans = statement_spans(text);
+        assert_eq!(spans.len(), 2);
+        assert_eq!(&text[spans[0].0..spans[0].1], r#"{"Sid":"A"}"#);
+        assert_eq!(&text[spans[1].0..spans[1].1], r#"{"Sid":"B"}"#);
+        assert!(statement_spans("[]").is_empty());
     }
 
     #[test]

@@ -46,11 +46,12 @@ mod validate;
 
 pub use authorize::{
     Decision, Evaluation, PolicyKind, PolicySet, StatementRef, authorize, explain,
+    missing_context_keys,
 };
 pub use context::{Context, ContextValue};
 pub use error::{ErrorCode, PolicyError};
 pub use eval::{CompiledPolicy, Request};
-pub use json::{line_column, statement_offsets};
+pub use json::{line_column, statement_spans};
 pub use lint::{Finding, Severity, lint};
 pub use model::{
     ConditionBlock, Effect, Negatable, Policy, PrincipalSet, PrincipalType, Statement, Values,

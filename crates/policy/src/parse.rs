@@ -150,6 +150,7 @@ fn parse_statement(item: &Json, variables: bool) -> Result<Statement, PolicyErro
         Some(Json {
             kind: Kind::String(s),
             offset,
+            ..
         }) => match s.as_str() {
             "Allow" => Effect::Allow,
             "Deny" => Effect::Deny,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use policy::{
     CompiledPolicy, Context, Decision, Finding, Policy, PolicyError, PolicySet, PolicyUse,
-    Principal, Request, Severity, StatementRef, explain, line_column, lint, statement_offsets,
+    Principal, Request, Severity, StatementRef, explain, line_column, lint, statement_spans,
     validate,
 };
 use serde_json::{Value, json};
@@ -163,7 +163,7 @@ fn use_name(u: PolicyUse) -> &'static str {
 fn error_position(text: &str, e: &PolicyError) -> (usize, usize) {
     let offset = e.offset().or_else(|| {
         e.statement()
-            .and_then(|n| statement_offsets(text).get(n - 1).copied())
+            .and_then(|n| statement_spans(text).get(n - 1).map(|s| s.0))
     });
     line_column(text, offset.unwrap_or(0))
 }
@@ -171,7 +171,7 @@ fn error_position(text: &str, e: &PolicyError) -> (usize, usize) {
 fn finding_position(text: &str, f: &Finding) -> (usize, usize) {
     let offset = f
         .statement
-        .and_then(|n| statement_offsets(text).get(n - 1).copied());
+        .and_then(|n| statement_spans(text).get(n - 1).map(|s| s.0));
     line_column(text, offset.unwrap_or(0))
 }
 
