@@ -8,6 +8,7 @@
 mod managed;
 mod oidc;
 mod roles;
+mod simulate;
 
 pub(crate) use managed::managed_policy_document;
 pub(crate) use oidc::provider_key;
@@ -135,6 +136,8 @@ pub(crate) fn handle(
         "TagOpenIDConnectProvider" => oidc::tag(&mut call),
         "UntagOpenIDConnectProvider" => oidc::untag(&call),
         "ListOpenIDConnectProviderTags" => oidc::list_tags(&call),
+        "SimulatePrincipalPolicy" => simulate::principal_policy(&call),
+        "SimulateCustomPolicy" => simulate::custom_policy(&call),
         other => Err(crate::invalid_action(other, VERSION)),
     }
 }
