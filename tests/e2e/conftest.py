@@ -36,11 +36,14 @@ class Irsa:
 
     def start(self, listen: str | None = None):
         self.listen = listen or f"127.0.0.1:{free_port()}"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log = self.data_dir / "server.log"
         self.proc = subprocess.Popen(
             [irsa_bin(), "serve", "--data-dir", str(self.data_dir), "--listen", self.listen],
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=open(self.log, "a"),
             text=True,
+            env={**os.environ, "IRSA_LOG": "debug"},
         )
         exports = [self.proc.stdout.readline().strip() for _ in range(2)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -69,7 +72,10 @@ class Irsa:
         cmd = ["aws", *args] + ([] if "--output" in args else ["--output", "json"])
         if profile:
             cmd += ["--profile", profile]
-        return subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=check)
+        out = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
+        if check:
+            assert out.returncode == 0, f"{' '.join(cmd)}\n{out.stderr}\nserver log:\n{self.log.read_text()[-3000:]}"
+        return out
 
     def session(self, profile="default"):
         # boto3 reads the same files the CLI does, through the same variables,
