@@ -232,3 +232,37 @@ def test_the_javascript_sdk_with_the_web_identity_variables(irsa):
     assert result["arn"].startswith("arn:aws:sts::123456789012:assumed-role/s3-app-role/aws-sdk-js-session-")
     # IAMReadOnlyAccess is attached in setup_tutorial.
     assert result["listRoles"] == {"ok": True, "roles": ["s3-app-role"]}
+
+
+def test_simulator_agrees_with_the_real_signed_calls(irsa):
+    setup_tutorial(irsa)
+    sim = json.loads(irsa.aws("iam", "simulate-principal-policy", "--policy-source-arn", ROLE_ARN,
+                              "--action-names", "iam:ListRoles", "iam:CreateRole", "s3:GetObject",
+                              "--resource-arns", "*").stdout)
+    decisions = {r["EvalActionName"]: r["EvalDecision"] for r in sim["EvaluationResults"]}
+    assert decisions == {"iam:ListRoles": "allowed", "iam:CreateRole": "implicitDeny", "s3:GetObject": "allowed"}
+    env = pod_env(irsa, token(irsa))
+    cli(env, "iam", "list-roles")
+    denied = subprocess.run(["aws", "iam", "create-role", "--role-name", "x", "--assume-role-policy-document",
+                             f"file://{EXAMPLES / 'trust-policy.json'}"], env=env, capture_output=True, text=True)
+    assert denied.returncode != 0 and "AccessDenied" in denied.stderr
+    policy = (EXAMPLES / "conditions-policy.json").read_text()
+    custom = json.loads(irsa.aws("iam", "simulate-custom-policy", "--policy-input-list", json.dumps([policy]),
+                                 "--action-names", "s3:GetObject", "--resource-arns", "arn:aws:s3:::my-bucket/k").stdout)
+    result = custom["EvaluationResults"][0]
+    assert result["EvalDecision"] == "implicitDeny"
+    assert result["MissingContextValues"] == ["aws:SourceAccount", "aws:SourceIp"]
+
+
+def test_doctor_names_the_broken_link(irsa):
+    setup_tutorial(irsa)
+    wrong = token(irsa, "default", "s3-app")
+    out = subprocess.run([irsa_bin(), "doctor", "--data-dir", str(irsa.data_dir), "--role-arn", ROLE_ARN,
+                          "--token", str(wrong)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "✗ trust: AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity" in out.stdout
+    assert "token has `system:serviceaccount:default:s3-app`, trust expects `system:serviceaccount:production:s3-app`" in out.stdout
+    # The real exchange fails the same way.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        irsa.session().client("sts").assume_role_with_web_identity(RoleArn=ROLE_ARN, RoleSessionName="session", WebIdentityToken=wrong.read_text())
+    assert e.value.response["Error"]["Code"] == "AccessDenied"

@@ -36,6 +36,13 @@ enum Command {
     Cluster(cmd::cluster::ClusterCommand),
     /// Mint a ServiceAccount token of a local cluster, as the kubelet projects it.
     Token(cmd::cluster::TokenArgs),
+    /// Create or delete the role of a ServiceAccount in one step, as
+    /// `eksctl create iamserviceaccount` does.
+    #[command(subcommand, name = "iamserviceaccount")]
+    IamServiceAccount(cmd::doctor::IamServiceAccountCommand),
+    /// Explain an identity chain link by link: token, provider, audience,
+    /// trust policy, permissions, manifests; with the fix for the broken link.
+    Doctor(cmd::doctor::DoctorArgs),
     /// OIDC files for self-managed clusters.
     #[command(subcommand)]
     Oidc(cmd::cluster::OidcCommand),
@@ -52,6 +59,8 @@ fn main() -> ExitCode {
         Command::Cluster(c) => cmd::cluster::cluster(c),
         Command::Token(a) => cmd::cluster::token(a),
         Command::Oidc(c) => cmd::cluster::oidc(c),
+        Command::IamServiceAccount(c) => cmd::doctor::iam_service_account(c),
+        Command::Doctor(a) => cmd::doctor::doctor(a),
         Command::Policy(c) => cmd::policy::run(c),
     };
     match result {

@@ -19,6 +19,21 @@ use crate::pattern::{Pattern, Syntax};
 use crate::principal::{self, Naming, Principal};
 use crate::scalar::{self, Instant, IpRange, Number};
 
+/// One condition of a statement, checked against a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionCheck {
+    /// The operator, e.g. `StringEquals`.
+    pub operator: String,
+    /// The condition key.
+    pub key: String,
+    /// The policy's values.
+    pub expected: Vec<String>,
+    /// The request's values; `None` when the key is absent.
+    pub actual: Option<Vec<String>>,
+    /// Whether the condition holds.
+    pub holds: bool,
+}
+
 /// One request to authorize.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -190,12 +205,7 @@ impl CompiledPolicy {
 
     /// Whether statement `index` is about this request (principal, action,
     /// resource) regardless of its conditions.
-    pub(crate) fn statement_targets(
-        &self,
-        index: usize,
-        req: &Request<'_>,
-        has_boundary: bool,
-    ) -> bool {
+    pub fn statement_targets(&self, index: usize, req: &Request<'_>, has_boundary: bool) -> bool {
         let (Some(st), principal) = (
             self.0.statements.get(index),
             self.0
@@ -216,6 +226,32 @@ impl CompiledPolicy {
             .get(index)
             .into_iter()
             .flat_map(|st| st.conditions.iter().map(|c| c.key.as_str()))
+    }
+
+    /// Each condition of statement `index`, with the request's values and
+    /// whether it holds, for explaining a decision.
+    pub fn condition_checks(&self, index: usize, ctx: &Context) -> Vec<ConditionCheck> {
+        let (Some(st), Some(model)) = (
+            self.0.statements.get(index),
+            self.0.policy.statements.get(index),
+        ) else {
+            return Vec::new();
+        };
+        let texts = model
+            .condition
+            .iter()
+            .flat_map(|b| b.entries.iter().map(|(_, v)| v.items.clone()));
+        st.conditions
+            .iter()
+            .zip(texts)
+            .map(|(c, expected)| ConditionCheck {
+                operator: c.operator.to_string(),
+                key: c.key.clone(),
+                expected,
+                actual: ctx.get(&c.key).map(|v| v.as_slice().to_vec()),
+                holds: condition_holds(c, ctx),
+            })
+            .collect()
     }
 
     /// The effect of statement `index`.

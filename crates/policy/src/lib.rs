@@ -50,7 +50,7 @@ pub use authorize::{
 };
 pub use context::{Context, ContextValue};
 pub use error::{ErrorCode, PolicyError};
-pub use eval::{CompiledPolicy, Request};
+pub use eval::{CompiledPolicy, ConditionCheck, Request};
 pub use json::{line_column, statement_spans};
 pub use lint::{Finding, Severity, lint};
 pub use model::{

@@ -8,6 +8,7 @@
 mod auth;
 mod aws_managed;
 pub mod clusters;
+pub mod doctor;
 mod eks;
 mod error;
 mod iam;
@@ -15,6 +16,7 @@ mod ids;
 mod issuers;
 mod protocol;
 mod session;
+pub mod setup;
 mod state;
 mod sts;
 mod time;

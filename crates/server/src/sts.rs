@@ -239,6 +239,185 @@ fn token_tags(payload: &serde_json::Value) -> (Vec<(String, String)>, Option<Str
     (tags, source)
 }
 
+/// The links of the web identity chain, in the order they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// The token is a JWT.
+    Token,
+    /// The role exists.
+    Role,
+    /// The token's issuer is an OIDC provider of the role's account.
+    Provider,
+    /// The issuer's keys can be had.
+    Keys,
+    /// Signature and validity times.
+    Signature,
+    /// `aud` is one of the provider's client ids.
+    Audience,
+    /// The role's trust policy allows the token's subject.
+    Trust,
+}
+
+/// A web identity token that passed every link: what STS mints a session from.
+#[derive(Debug)]
+pub(crate) struct Trusted {
+    pub(crate) role: Role,
+    pub(crate) claims: oidc::Claims,
+    pub(crate) provider_arn: String,
+    pub(crate) audience: String,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) source_identity: Option<String>,
+}
+
+/// Where and why a web identity token was refused, with what the trust
+/// policy saw (for explanations).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) link: Link,
+    pub(crate) error: ApiError,
+    /// The trust policy and the request context it was evaluated with.
+    pub(crate) trust: Option<(policy::CompiledPolicy, Principal, Context)>,
+    /// The provider's client ids, once the provider was found.
+    pub(crate) client_ids: Vec<String>,
+    /// The token's claims, once the token decoded.
+    pub(crate) claims: Option<oidc::Claims>,
+}
+
+fn refused(link: Link, error: ApiError) -> Refused {
+    Refused {
+        link,
+        error,
+        trust: None,
+        client_ids: Vec::new(),
+        claims: None,
+    }
+}
+
+/// Every check of AssumeRoleWithWebIdentity before a session is minted: the
+/// one code path that STS answers with and `irsa doctor` explains.
+pub(crate) async fn check_web_identity(
+    state: &State,
+    role_arn: &str,
+    session_name: &str,
+    token: &str,
+    origin: &Origin,
+    now: i64,
+) -> Result<Trusted, Refused> {
+    let unverified = oidc::Unverified::parse(token)
+        .map_err(|e| refused(Link::Token, invalid_token(e.to_string())))?;
+    let with_claims = |mut r: Refused| {
+        r.claims = Some(unverified.claims.clone());
+        r
+    };
+    let issuer = unverified.claims.iss.clone();
+    let role = target_role(state, role_arn)
+        .map_err(|e| refused(Link::Role, e))?
+        .ok_or_else(|| with_claims(refused(Link::Role, access_denied_web_identity())))?;
+    // The provider is looked up by the token's issuer in the role's account.
+    let no_provider = || {
+        invalid_token(format!(
+            "No OpenIDConnect provider found in your account for {issuer}"
+        ))
+    };
+    let key = crate::iam::provider_key(&issuer)
+        .map_err(|_| with_claims(refused(Link::Provider, no_provider())))?;
+    let provider_arn = format!("arn:aws:iam::{}:oidc-provider/{key}", role.account);
+    let provider = state
+        .store
+        .oidc_provider(&provider_arn)
+        .map_err(|e| refused(Link::Provider, e.into()))?
+        .ok_or_else(|| with_claims(refused(Link::Provider, no_provider())))?;
+    let with_provider = |r: Refused| {
+        let mut r = with_claims(r);
+        r.client_ids = provider.client_ids.clone();
+        r
+    };
+    let keys = state
+        .issuers
+        .keys(state, &issuer, unverified.kid.as_deref())
+        .await
+        .map_err(|e| with_provider(refused(Link::Keys, e)))?;
+    let claims = oidc::verify(token, &keys, now).map_err(|e| {
+        let error = match e {
+            oidc::TokenError::Expired { .. } => ApiError::new(
+                "ExpiredTokenException",
+                StatusCode::BAD_REQUEST,
+                e.to_string(),
+            ),
+            other => invalid_token(other.to_string()),
+        };
+        with_provider(refused(Link::Signature, error))
+    })?;
+    let Some(audience) = claims
+        .aud
+        .iter()
+        .find(|a| provider.client_ids.contains(a))
+        .cloned()
+    else {
+        return Err(with_provider(refused(
+            Link::Audience,
+            invalid_token("Incorrect token audience"),
+        )));
+    };
+    let (tags, source_identity) = token_tags(&claims.payload);
+
+    // The trust policy decides, with the keys AWS supplies for OIDC providers.
+    let principal = Principal::WebIdentity {
+        provider: provider_arn.clone(),
+    };
+    let mut ctx = Context::new();
+    ctx.insert(format!("{key}:sub"), claims.sub.as_str())
+        .insert(format!("{key}:aud"), audience.as_str())
+        .insert("aws:FederatedProvider", provider_arn.as_str())
+        .insert("sts:RoleSessionName", session_name)
+        .insert("aws:CurrentTime", iso8601(now))
+        .insert("aws:EpochTime", now.to_string())
+        .insert("aws:SecureTransport", origin.secure.to_string())
+        .insert("aws:PrincipalType", "WebIdentityUser");
+    if let Some(ip) = &origin.source_ip {
+        ctx.insert("aws:SourceIp", ip.as_str());
+    }
+    if let Some(s) = &source_identity {
+        ctx.insert("sts:SourceIdentity", s.as_str());
+    }
+    auth::add_request_tags(&mut ctx, &tags);
+    let trust = state
+        .compile(&role.arn(), &role.trust_policy)
+        .map_err(|e| with_provider(refused(Link::Trust, e)))?;
+    let trusted = |action: &str| {
+        let set = PolicySet {
+            resource: Some(&trust),
+            resource_must_allow: true,
+            ..PolicySet::default()
+        };
+        let req = Request {
+            principal: &principal,
+            action,
+            resource: role_arn,
+            resource_account: Some(&role.account),
+            context: &ctx,
+        };
+        policy::authorize(&req, &set).is_allowed()
+    };
+    if !trusted("sts:AssumeRoleWithWebIdentity")
+        || (!tags.is_empty() && !trusted("sts:TagSession"))
+        || (source_identity.is_some() && !trusted("sts:SetSourceIdentity"))
+    {
+        let mut r = with_provider(refused(Link::Trust, access_denied_web_identity()));
+        r.claims = Some(claims);
+        r.trust = Some((trust, principal, ctx));
+        return Err(r);
+    }
+    Ok(Trusted {
+        role,
+        claims,
+        provider_arn,
+        audience,
+        tags,
+        source_identity,
+    })
+}
+
 async fn web_identity(
     state: &State,
     params: &Params,
@@ -252,100 +431,26 @@ async fn web_identity(
         .trim()
         .to_string();
     c.finish()?;
-
-    let unverified = oidc::Unverified::parse(&token).map_err(|e| invalid_token(e.to_string()))?;
-    let issuer = unverified.claims.iss.clone();
-    let role = target_role(state, &common.role_arn)?.ok_or_else(access_denied_web_identity)?;
-    // The provider is looked up by the token's issuer in the role's account.
-    let key = crate::iam::provider_key(&issuer).map_err(|_| {
-        invalid_token(format!(
-            "No OpenIDConnect provider found in your account for {issuer}"
-        ))
-    })?;
-    let provider_arn = format!("arn:aws:iam::{}:oidc-provider/{key}", role.account);
-    let provider = state.store.oidc_provider(&provider_arn)?.ok_or_else(|| {
-        invalid_token(format!(
-            "No OpenIDConnect provider found in your account for {issuer}"
-        ))
-    })?;
-    let keys = state
-        .issuers
-        .keys(state, &issuer, unverified.kid.as_deref())
-        .await?;
-    let claims = oidc::verify(&token, &keys, now).map_err(|e| match e {
-        oidc::TokenError::Expired { .. } => ApiError::new(
-            "ExpiredTokenException",
-            StatusCode::BAD_REQUEST,
-            e.to_string(),
-        ),
-        other => invalid_token(other.to_string()),
-    })?;
-    let Some(audience) = claims
-        .aud
-        .iter()
-        .find(|a| provider.client_ids.contains(a))
-        .cloned()
-    else {
-        return Err(invalid_token("Incorrect token audience"));
-    };
-    let (tags, source_identity) = token_tags(&claims.payload);
-
-    // The trust policy decides, with the keys AWS supplies for OIDC providers.
-    let principal = Principal::WebIdentity {
-        provider: provider_arn.clone(),
-    };
-    let mut ctx = Context::new();
-    ctx.insert(format!("{key}:sub"), claims.sub.as_str())
-        .insert(format!("{key}:aud"), audience.as_str())
-        .insert("aws:FederatedProvider", provider_arn.as_str())
-        .insert("sts:RoleSessionName", common.session_name.as_str())
-        .insert("aws:CurrentTime", iso8601(now))
-        .insert("aws:EpochTime", now.to_string())
-        .insert("aws:SecureTransport", origin.secure.to_string())
-        .insert("aws:PrincipalType", "WebIdentityUser");
-    if let Some(ip) = &origin.source_ip {
-        ctx.insert("aws:SourceIp", ip.as_str());
-    }
-    if let Some(s) = &source_identity {
-        ctx.insert("sts:SourceIdentity", s.as_str());
-    }
-    auth::add_request_tags(&mut ctx, &tags);
-    let trust = state.compile(&role.arn(), &role.trust_policy)?;
-    let trusted = |action: &str| {
-        let set = PolicySet {
-            resource: Some(&trust),
-            resource_must_allow: true,
-            ..PolicySet::default()
-        };
-        let req = Request {
-            principal: &principal,
-            action,
-            resource: &common.role_arn,
-            resource_account: Some(&role.account),
-            context: &ctx,
-        };
-        policy::authorize(&req, &set).is_allowed()
-    };
-    if !trusted("sts:AssumeRoleWithWebIdentity")
-        || (!tags.is_empty() && !trusted("sts:TagSession"))
-        || (source_identity.is_some() && !trusted("sts:SetSourceIdentity"))
-    {
-        return Err(access_denied_web_identity());
-    }
-    let seconds = duration(&role, common.duration, false)?;
-    let packed = session_policies(
+    let t = check_web_identity(
         state,
-        &role.account,
-        &common,
-        tags.iter().map(|(k, v)| k.len() + v.len()).sum(),
-    )?;
+        &common.role_arn,
+        &common.session_name,
+        &token,
+        origin,
+        now,
+    )
+    .await
+    .map_err(|r| r.error)?;
+    let seconds = duration(&t.role, common.duration, false)?;
+    let tag_chars = t.tags.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let packed = session_policies(state, &t.role.account, &common, tag_chars)?;
     let (session, token) = mint(
         state,
         Mint {
-            role: &role,
+            role: &t.role,
             common: &common,
-            source_identity: source_identity.clone(),
-            tags,
+            source_identity: t.source_identity.clone(),
+            tags: t.tags,
             chained: false,
             seconds,
         },
@@ -353,10 +458,10 @@ async fn web_identity(
     )?;
     let mut x = Xml::default();
     write_credentials(&mut x, &session, &token);
-    x.text("SubjectFromWebIdentityToken", &claims.sub)
-        .text("Provider", &provider_arn)
-        .text("Audience", &audience)
-        .opt("SourceIdentity", source_identity.as_deref());
+    x.text("SubjectFromWebIdentityToken", &t.claims.sub)
+        .text("Provider", &t.provider_arn)
+        .text("Audience", &t.audience)
+        .opt("SourceIdentity", t.source_identity.as_deref());
     if let Some(p) = packed {
         x.text("PackedPolicySize", &p.to_string());
     }

@@ -933,3 +933,153 @@ async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
         .await;
     assert_eq!(unknown.status, 404);
 }
+
+/// `irsa doctor`'s verdict and the real AssumeRoleWithWebIdentity agree on
+/// every broken link, and the broken link is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_and_sts_never_disagree() {
+    let (s, c) = tutorial().await;
+    let state = server::State::new(s.store.clone(), &s.url(), None).unwrap();
+    let lonely =
+        server::clusters::create_cluster(s.store.as_ref(), "lonely", ACCOUNT, "us-east-1").unwrap();
+    let signing = server::clusters::current_key(s.store.as_ref(), "my-cluster").unwrap();
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    let expired = signing
+        .sign(&json!({"iss": issuer, "sub": "system:serviceaccount:production:s3-app", "aud": ["sts.amazonaws.com"], "iat": now() - 100, "exp": now() - 5}))
+        .unwrap();
+    let cases: Vec<(&str, &str, String, &str)> = vec![
+        (
+            "good",
+            ROLE,
+            s.token(&c, "production", "s3-app", "sts.amazonaws.com"),
+            "",
+        ),
+        (
+            "wrong namespace",
+            ROLE,
+            s.token(&c, "default", "s3-app", "sts.amazonaws.com"),
+            "trust",
+        ),
+        (
+            "wrong audience",
+            ROLE,
+            s.token(&c, "production", "s3-app", "vault"),
+            "audience",
+        ),
+        (
+            "missing provider",
+            ROLE,
+            s.token(&lonely, "production", "s3-app", "sts.amazonaws.com"),
+            "provider",
+        ),
+        ("expired", ROLE, expired, "signature"),
+        ("garbage", ROLE, "garbage".into(), "token"),
+        (
+            "missing role",
+            "arn:aws:iam::123456789012:role/none",
+            s.token(&c, "production", "s3-app", "sts.amazonaws.com"),
+            "role",
+        ),
+    ];
+    for (name, role, token, broken) in cases {
+        let real = s.web_identity(role, &token).await;
+        let report = server::doctor::diagnose(
+            &state,
+            &server::doctor::Question {
+                role_arn: role,
+                token: &token,
+                action: None,
+            },
+            now(),
+        )
+        .await;
+        match &report.error {
+            None => assert_eq!(
+                real.status, 200,
+                "{name}: doctor says ok, STS says {}",
+                real.body
+            ),
+            Some((code, message)) => {
+                assert_eq!(
+                    (code.as_str(), message.as_str()),
+                    (real.code().as_str(), real.message().as_str()),
+                    "{name}"
+                );
+                let f = report
+                    .findings
+                    .iter()
+                    .find(|f| f.ok == Some(false))
+                    .unwrap();
+                assert_eq!(f.link, broken, "{name}");
+                assert!(f.fix.is_some(), "{name}");
+            }
+        }
+    }
+    // The trust link shows the token's values beside the expected ones.
+    let token = s.token(&c, "default", "s3-app", "sts.amazonaws.com");
+    let report = server::doctor::diagnose(
+        &state,
+        &server::doctor::Question {
+            role_arn: ROLE,
+            token: &token,
+            action: None,
+        },
+        now(),
+    )
+    .await;
+    let trust = report.findings.iter().find(|f| f.link == "trust").unwrap();
+    assert!(
+        trust.notes.iter().any(|n| n.starts_with("✗ StringEquals") && n.ends_with(":sub: token has `system:serviceaccount:default:s3-app`, trust expects `system:serviceaccount:production:s3-app`")),
+        "{:?}",
+        trust.notes
+    );
+    assert!(
+        trust
+            .notes
+            .iter()
+            .any(|n| n.starts_with("✓ StringEquals") && n.contains(":aud:"))
+    );
+
+    // Permissions: the same decision a signed call of the session gets.
+    let good = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let creds = s.web_identity(ROLE, &good).await;
+    for (action, resource, api, params) in [
+        ("iam:ListRoles", "*", "ListRoles", vec![]),
+        (
+            "iam:GetRole",
+            "arn:aws:iam::123456789012:role/s3-app-role",
+            "GetRole",
+            vec![("RoleName", "s3-app-role")],
+        ),
+    ] {
+        let report = server::doctor::diagnose(
+            &state,
+            &server::doctor::Question {
+                role_arn: ROLE,
+                token: &good,
+                action: Some((action, resource)),
+            },
+            now(),
+        )
+        .await;
+        let real = s
+            .as_session(&creds, "iam", api, "2010-05-08", &params)
+            .await;
+        match &report.error {
+            None => assert_eq!(real.status, 200, "{action}"),
+            Some((code, message)) => assert_eq!(
+                (code.as_str(), message.as_str()),
+                (
+                    real.code().as_str(),
+                    real.message()
+                        .replace(
+                            "assumed-role/s3-app-role/pod",
+                            "assumed-role/s3-app-role/irsa-doctor"
+                        )
+                        .as_str()
+                ),
+                "{action}"
+            ),
+        }
+    }
+}
