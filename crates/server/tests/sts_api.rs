@@ -1040,10 +1040,46 @@ async fn doctor_and_sts_never_disagree() {
             .any(|n| n.starts_with("✓ StringEquals") && n.contains(":aud:"))
     );
 
-    // Permissions: the same decision a signed call of the session gets.
+    // Permissions: the same decision a signed call of the session gets,
+    // including an explicit deny.
+    let deny = r#"{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"iam:ListRoleTags","Resource":"*"}}"#;
+    s.iam(
+        "AttachRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.iam(
+        "PutRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyName", "deny"),
+            ("PolicyDocument", deny),
+        ],
+    )
+    .await
+    .ok();
     let good = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
     let creds = s.web_identity(ROLE, &good).await;
     for (action, resource, api, params) in [
+        (
+            "iam:ListRoleTags",
+            "arn:aws:iam::123456789012:role/s3-app-role",
+            "ListRoleTags",
+            vec![("RoleName", "s3-app-role")],
+        ),
+        (
+            "iam:CreateRole",
+            "arn:aws:iam::123456789012:role/x",
+            "CreateRole",
+            vec![
+                ("RoleName", "x"),
+                ("AssumeRolePolicyDocument", common::TRUST),
+            ],
+        ),
         ("iam:ListRoles", "*", "ListRoles", vec![]),
         (
             "iam:GetRole",
