@@ -18,6 +18,8 @@ pub(crate) struct Caller {
     pub(crate) principal: Principal,
     /// The role session, for callers with temporary credentials.
     pub(crate) session: Option<Session>,
+    /// The access key that signed the request.
+    pub(crate) access_key: String,
 }
 
 impl Caller {
@@ -84,6 +86,7 @@ pub(crate) fn authenticate(
                 role_arn: session.role_arn.clone(),
                 account: session.account.clone(),
             },
+            access_key: claim.access_key.clone(),
             session: Some(session),
         }
     } else {
@@ -96,6 +99,7 @@ pub(crate) fn authenticate(
                 account: key.account.clone(),
             },
             account: key.account,
+            access_key: key.id,
             session: None,
         }
     };

@@ -307,6 +307,7 @@ fn permissions(
             account: role.account.clone(),
         },
         session: Some(session),
+        access_key: String::new(),
     };
     let ctx = auth::context(&caller, &Origin::default(), now);
     match auth::decide(state, &caller, &ctx, action, resource, None, None, false) {

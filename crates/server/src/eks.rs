@@ -13,6 +13,8 @@ use crate::state::State;
 
 /// A REST-JSON answer.
 pub(crate) struct JsonReply {
+    /// The service label for metrics.
+    pub(crate) service: &'static str,
     pub(crate) status: StatusCode,
     pub(crate) body: String,
     pub(crate) error_type: Option<&'static str>,
@@ -20,6 +22,7 @@ pub(crate) struct JsonReply {
 
 fn error(status: StatusCode, error_type: &'static str, message: &str) -> JsonReply {
     JsonReply {
+        service: "eks",
         status,
         body: json!({ "message": message }).to_string(),
         error_type: Some(error_type),
@@ -33,6 +36,7 @@ fn from_api(e: &ApiError) -> JsonReply {
         _ => "ServerException",
     };
     JsonReply {
+        service: "eks",
         status: e.status(),
         body: json!({ "message": e.message() }).to_string(),
         error_type: Some(kind),
@@ -93,6 +97,7 @@ fn answer(
                 .map(|c| c.name)
                 .collect();
             Ok(JsonReply {
+                service: "eks",
                 status: StatusCode::OK,
                 body: json!({ "clusters": names }).to_string(),
                 error_type: None,
@@ -107,6 +112,7 @@ fn answer(
                 .filter(|c| c.account == caller.account)
             {
                 Some(c) => Ok(JsonReply {
+                    service: "eks",
                     status: StatusCode::OK,
                     body: json!({ "cluster": cluster_json(state, &c) }).to_string(),
                     error_type: None,

@@ -164,7 +164,9 @@ impl IssuerKeys {
                 .map(|(k, _)| k)
                 .ok_or_else(|| idp_error("fetch rate-limited"));
         }
-        match self.fetch(issuer).await {
+        let fetched = self.fetch(issuer).await;
+        crate::metrics::jwks_fetch(issuer, fetched.is_ok());
+        match fetched {
             Ok((keys, ttl)) => {
                 self.remember(issuer, keys.clone(), ttl);
                 Ok(keys)

@@ -5,8 +5,10 @@
 //! authenticated ([`auth`]), authorized by the policy engine, and answered in
 //! AWS's wire format ([`protocol`]); every error is an AWS error code.
 
+mod audit;
 mod auth;
 mod aws_managed;
+mod cloudtrail;
 pub mod clusters;
 pub mod doctor;
 mod eks;
@@ -14,6 +16,7 @@ mod error;
 mod iam;
 mod ids;
 mod issuers;
+mod metrics;
 mod protocol;
 mod session;
 pub mod setup;
@@ -33,6 +36,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use audit::{AuditConfig, Auditor, expire as expire_audit_events};
 pub use auth::Origin;
 pub use error::ApiError;
 pub use state::State;
@@ -54,6 +58,7 @@ pub fn app(state: Arc<State>) -> Router {
             get(clusters::discovery),
         )
         .route("/oidc/id/{id}/keys", get(clusters::jwks))
+        .route("/metrics", get(|| async { metrics::render() }))
         .fallback(aws_endpoint)
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -139,7 +144,7 @@ async fn aws_endpoint(
     };
     let (parts, body) = request.into_parts();
     let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(body) => dispatch(&state, &parts, &body, &origin).await,
+        Ok(body) => dispatch(&state, &parts, &body, &origin, &request_id).await,
         Err(_) => xml_error(
             iam::NAMESPACE,
             "",
@@ -149,6 +154,11 @@ async fn aws_endpoint(
                 format!("Request body must be at most {BODY_LIMIT} bytes."),
             ),
         ),
+    };
+    let service_label = match &reply {
+        Reply::Xml { namespace, .. } if *namespace == sts::NAMESPACE => "sts",
+        Reply::Xml { .. } => "iam",
+        Reply::Json(j) => j.service,
     };
     let (status, body, content_type, error_type, action) = match reply {
         Reply::Xml {
@@ -187,6 +197,7 @@ async fn aws_endpoint(
             String::new(),
         ),
     };
+    metrics::request(service_label, &action, error_type, started.elapsed());
     tracing::debug!(
         request_id = %request_id,
         action = %action,
@@ -212,6 +223,7 @@ async fn dispatch(
     parts: &axum::http::request::Parts,
     body: &[u8],
     origin: &Origin,
+    request_id: &str,
 ) -> Reply {
     let query = parts.uri.query().unwrap_or("");
     let headers: Vec<(&str, &str)> = parts
@@ -241,6 +253,10 @@ async fn dispatch(
             Some(sts::VERSION) => sts::handle(state, &action, &params, None, origin, now).await,
             other => Err(invalid_action(&action, other.unwrap_or_default())),
         };
+        let result = audited(
+            state, "sts", &action, &params, None, origin, request_id, now, result,
+        )
+        .await;
         return Reply::Xml {
             namespace: sts::NAMESPACE,
             action,
@@ -262,6 +278,15 @@ async fn dispatch(
         "iam" => (iam::NAMESPACE, iam::VERSION),
         "sts" => (sts::NAMESPACE, sts::VERSION),
         "eks" => return Reply::Json(eks::handle(state, method, path, &caller, origin, now)),
+        "cloudtrail" => {
+            let target = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok());
+            return Reply::Json(cloudtrail::handle(
+                state, target, body, &caller, origin, now,
+            ));
+        }
         other => {
             return xml_error(
                 iam::NAMESPACE,
@@ -275,10 +300,60 @@ async fn dispatch(
         }
     };
     let result = run(state, &service, &params, &caller, origin, version, now).await;
+    let result = audited(
+        state,
+        &service,
+        &action,
+        &params,
+        Some(&caller),
+        origin,
+        request_id,
+        now,
+        result,
+    )
+    .await;
     Reply::Xml {
         namespace,
         action,
         result,
+    }
+}
+
+/// Records the call in the audit trail and waits for it to be durable; if
+/// that fails, the answer becomes an internal failure (fail closed: nothing,
+/// least of all credentials, is answered unrecorded).
+#[allow(clippy::too_many_arguments)]
+async fn audited(
+    state: &State,
+    service: &str,
+    action: &str,
+    params: &Params,
+    caller: Option<&auth::Caller>,
+    origin: &Origin,
+    request_id: &str,
+    now: i64,
+    result: Result<Option<xml::Xml>, ApiError>,
+) -> Result<Option<xml::Xml>, ApiError> {
+    let Some(auditor) = &state.auditor else {
+        return result;
+    };
+    let rendered = match &result {
+        Ok(x) => Ok(x.as_ref().map(xml::Xml::as_str).unwrap_or_default()),
+        Err(e) => Err(e),
+    };
+    let event = audit::event(&audit::Call {
+        service,
+        action,
+        params,
+        caller,
+        origin,
+        request_id,
+        now,
+        outcome: rendered,
+    });
+    match auditor.record(event).await {
+        Ok(()) => result,
+        Err(e) => Err(e),
     }
 }
 

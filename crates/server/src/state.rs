@@ -26,6 +26,7 @@ pub struct State {
     pub(crate) issuers: IssuerKeys,
     keys: RwLock<HashMap<String, AccessKey>>,
     compiled: Mutex<HashMap<String, CompiledPolicy>>,
+    pub(crate) auditor: Option<crate::audit::Auditor>,
 }
 
 impl std::fmt::Debug for State {
@@ -60,7 +61,14 @@ impl State {
             store,
             keys: RwLock::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),
+            auditor: None,
         })
+    }
+
+    /// Records every IAM and STS call with `auditor` (audit off without one).
+    pub fn with_auditor(mut self, auditor: crate::audit::Auditor) -> State {
+        self.auditor = Some(auditor);
+        self
     }
 
     /// An access key by id: from the cache, else from the store (so that keys

@@ -201,6 +201,7 @@ fn mint(state: &State, m: Mint<'_>, now: i64) -> Result<(Session, String), ApiEr
         chained: m.chained,
     };
     let token = state.ring.seal(&session)?;
+    crate::metrics::credentials_issued(&session.account, &session.role_name);
     Ok((session, token))
 }
 

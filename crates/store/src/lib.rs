@@ -223,6 +223,60 @@ impl fmt::Debug for ClusterKey {
     }
 }
 
+/// One audit event (a CloudTrail record with the fields lookups filter on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// `eventID`, a UUID.
+    pub id: String,
+    /// The account whose trail holds it (`recipientAccountId`).
+    pub account: String,
+    /// Milliseconds since the epoch.
+    pub time_ms: i64,
+    /// `eventName`, e.g. `AssumeRoleWithWebIdentity`.
+    pub name: String,
+    /// `eventSource`, e.g. `sts.amazonaws.com`.
+    pub source: String,
+    /// The user name lookups match (`Username`).
+    pub username: String,
+    /// The access key id of the caller or of issued credentials.
+    pub access_key_id: String,
+    /// `readOnly`.
+    pub read_only: bool,
+    /// `errorCode`, empty on success.
+    pub error_code: String,
+    /// The first resource's type, e.g. `AWS::IAM::Role`.
+    pub resource_type: String,
+    /// The first resource's name (ARN).
+    pub resource_name: String,
+    /// The CloudTrail record, JSON.
+    pub record: String,
+    /// Store order, set by the store.
+    pub seq: i64,
+}
+
+/// What LookupEvents filters on (AWS allows one attribute per lookup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFilter {
+    /// No attribute.
+    All,
+    /// `EventId`.
+    EventId(String),
+    /// `EventName`.
+    EventName(String),
+    /// `ReadOnly` (`true` / `false`).
+    ReadOnly(bool),
+    /// `Username`.
+    Username(String),
+    /// `ResourceType`.
+    ResourceType(String),
+    /// `ResourceName`.
+    ResourceName(String),
+    /// `EventSource`.
+    EventSource(String),
+    /// `AccessKeyId`.
+    AccessKeyId(String),
+}
+
 /// Persistent state. Every method is one transaction.
 pub trait Store: Send + Sync {
     /// Creates an account with its root access key.
@@ -316,4 +370,22 @@ pub trait Store: Send + Sync {
     fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>>;
     /// Adds a session-token key.
     fn add_session_key(&self, id: u32, key: &[u8], created: i64) -> Result<()>;
+
+    /// Appends audit events in one durable transaction.
+    fn append_events(&self, events: &[AuditEvent]) -> Result<()>;
+    /// An account's events between two times (ms, inclusive), newest first,
+    /// older than `before_seq` when paging, at most `limit`.
+    fn lookup_events(
+        &self,
+        account: &str,
+        filter: &AuditFilter,
+        start_ms: i64,
+        end_ms: i64,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>>;
+    /// Events of every account after `seq`, oldest first (for tailing).
+    fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// Deletes at most `limit` events older than `before_ms`; returns how many.
+    fn delete_events_before(&self, before_ms: i64, limit: usize) -> Result<usize>;
 }

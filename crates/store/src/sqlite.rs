@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use crate::{
-    AccessKey, Account, Attachment, Cluster, ClusterKey, ManagedPolicy, MasterKey, OidcProvider,
-    PolicyVersion, Result, Role, Store, StoreError, Tag,
+    AccessKey, Account, Attachment, AuditEvent, AuditFilter, Cluster, ClusterKey, ManagedPolicy,
+    MasterKey, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, Tag,
 };
 
 /// Schema migrations; entry N brings the schema from version N to N+1.
@@ -106,6 +106,24 @@ const MIGRATIONS: &[&str] = &[
         sealed_key BLOB NOT NULL,
         created INTEGER NOT NULL
     );",
+    // 3: the audit trail.
+    "CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        username TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        read_only INTEGER NOT NULL,
+        error_code TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_name TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_account_time ON audit_events (account, time_ms);
+    CREATE INDEX audit_by_time ON audit_events (time_ms);",
 ];
 
 /// A SQLite file store.
@@ -889,6 +907,124 @@ impl Store for SqliteStore {
             .map(|_| ())
             .map_err(insert_error)
     }
+
+    fn append_events(&self, events: &[AuditEvent]) -> Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction().map_err(backend)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!("INSERT INTO audit_events ({EVENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"))
+                .map_err(backend)?;
+            for e in events {
+                stmt.execute(params![
+                    e.id,
+                    e.account,
+                    e.time_ms,
+                    e.name,
+                    e.source,
+                    e.username,
+                    e.access_key_id,
+                    e.read_only,
+                    e.error_code,
+                    e.resource_type,
+                    e.resource_name,
+                    e.record
+                ])
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn lookup_events(
+        &self,
+        account: &str,
+        filter: &AuditFilter,
+        start_ms: i64,
+        end_ms: i64,
+        before_seq: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>> {
+        let (column, value): (&str, rusqlite::types::Value) = match filter {
+            AuditFilter::All => ("1", 1.into()),
+            AuditFilter::EventId(v) => ("id", v.clone().into()),
+            AuditFilter::EventName(v) => ("name", v.clone().into()),
+            AuditFilter::ReadOnly(v) => ("read_only", i64::from(*v).into()),
+            AuditFilter::Username(v) => ("username", v.clone().into()),
+            AuditFilter::ResourceType(v) => ("resource_type", v.clone().into()),
+            AuditFilter::ResourceName(v) => ("resource_name", v.clone().into()),
+            AuditFilter::EventSource(v) => ("source", v.clone().into()),
+            AuditFilter::AccessKeyId(v) => ("access_key_id", v.clone().into()),
+        };
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT seq, {EVENT_COLUMNS} FROM audit_events
+                 WHERE account = ?1 AND time_ms BETWEEN ?2 AND ?3 AND seq < ?4 AND {column} = ?5
+                 ORDER BY time_ms DESC, seq DESC LIMIT ?6"
+            ))
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(
+                params![
+                    account,
+                    start_ms,
+                    end_ms,
+                    before_seq.unwrap_or(i64::MAX),
+                    value,
+                    limit
+                ],
+                event_row,
+            )
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![seq, limit], event_row)
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
+    fn delete_events_before(&self, before_ms: i64, limit: usize) -> Result<usize> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.lock()?
+            .execute(
+                "DELETE FROM audit_events WHERE seq IN
+                 (SELECT seq FROM audit_events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
+                params![before_ms, limit],
+            )
+            .map_err(backend)
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, account, time_ms, name, source, username, access_key_id, read_only, error_code, resource_type, resource_name, record";
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<AuditEvent> {
+    Ok(AuditEvent {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        account: r.get(2)?,
+        time_ms: r.get(3)?,
+        name: r.get(4)?,
+        source: r.get(5)?,
+        username: r.get(6)?,
+        access_key_id: r.get(7)?,
+        read_only: r.get(8)?,
+        error_code: r.get(9)?,
+        resource_type: r.get(10)?,
+        resource_name: r.get(11)?,
+        record: r.get(12)?,
+    })
 }
 
 fn cluster_row(r: &Row<'_>) -> rusqlite::Result<Cluster> {
@@ -1109,6 +1245,99 @@ mod tests {
             Err(StoreError::AlreadyExists)
         );
         assert_eq!(s.session_keys().unwrap(), [(1, vec![7; 32])]);
+    }
+
+    #[test]
+    fn audit_events_lookup_page_tail_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let ev = |i: i64, account: &str, name: &str| AuditEvent {
+            id: format!("id-{i}"),
+            account: account.into(),
+            time_ms: 1_000 * i,
+            name: name.into(),
+            source: "sts.amazonaws.com".into(),
+            username: "s3-app-role".into(),
+            access_key_id: format!("ASIA{i}"),
+            read_only: false,
+            error_code: String::new(),
+            resource_type: "AWS::IAM::Role".into(),
+            resource_name: "arn:aws:iam::1:role/r".into(),
+            record: "{}".into(),
+            seq: 0,
+        };
+        let events: Vec<AuditEvent> = (1..=10)
+            .map(|i| {
+                ev(
+                    i,
+                    if i % 2 == 0 { "a" } else { "b" },
+                    if i <= 5 { "GetRole" } else { "AssumeRole" },
+                )
+            })
+            .collect();
+        s.append_events(&events).unwrap();
+        let all = s
+            .lookup_events("a", &AuditFilter::All, 0, i64::MAX, None, 100)
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["id-10", "id-8", "id-6", "id-4", "id-2"]
+        );
+        let page = s
+            .lookup_events("a", &AuditFilter::All, 0, i64::MAX, Some(all[1].seq), 2)
+            .unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["id-6", "id-4"]
+        );
+        let named = s
+            .lookup_events(
+                "a",
+                &AuditFilter::EventName("GetRole".into()),
+                0,
+                i64::MAX,
+                None,
+                100,
+            )
+            .unwrap();
+        assert_eq!(named.len(), 2);
+        let window = s
+            .lookup_events("b", &AuditFilter::All, 3_000, 7_000, None, 100)
+            .unwrap();
+        assert_eq!(
+            window.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["id-7", "id-5", "id-3"]
+        );
+        assert_eq!(
+            s.lookup_events(
+                "a",
+                &AuditFilter::EventId("id-1".into()),
+                0,
+                i64::MAX,
+                None,
+                9
+            )
+            .unwrap()
+            .len(),
+            0
+        );
+        let tail = s.events_after(all[0].seq - 3, 10).unwrap();
+        assert_eq!(tail.len(), 3);
+        assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 2);
+        assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 1);
+        assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 0);
+        assert!(
+            s.append_events(&[ev(11, "a", "x"), ev(11, "a", "x")])
+                .is_err(),
+            "ids are unique"
+        );
+        assert_eq!(
+            s.lookup_events("a", &AuditFilter::All, 0, i64::MAX, None, 100)
+                .unwrap()
+                .len(),
+            4,
+            "a failed batch writes nothing"
+        );
     }
 
     #[test]

@@ -39,10 +39,41 @@ pub(crate) struct ServeArgs {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Record every IAM and STS call in the audit trail (durable before the
+    /// answer), queryable with `aws cloudtrail lookup-events`.
+    #[arg(long, value_enum, default_value_t = OnOff::On)]
+    audit: OnOff,
+    /// Also append every audit record as a JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// How long audit events are kept: a number of days (`90d`) or hours (`12h`).
+    #[arg(long, default_value = "90d", value_parser = parse_retention)]
+    audit_retention: i64,
     /// Extra trusted CA certificates (PEM) for fetching OIDC issuers' keys
     /// over https, for clusters whose issuer has a private CA.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnOff {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// `90d` or `12h` → seconds.
+fn parse_retention(s: &str) -> Result<i64, String> {
+    let (n, unit) = s.split_at(s.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 90d or 12h"))?;
+    match unit {
+        "d" if n > 0 => Ok(n * 86_400),
+        "h" if n > 0 => Ok(n * 3_600),
+        _ => Err(format!("`{s}` is not a duration like 90d or 12h")),
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -135,7 +166,21 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
         tracing::info!(listen = %args.listen, data_dir = %dir.root.display(), "irsa serving");
-        let state = Arc::new(server::State::new(store, &endpoint, ca.as_deref())?);
+        let mut state = server::State::new(Arc::clone(&store), &endpoint, ca.as_deref())?;
+        if args.audit == OnOff::On {
+            // The audit writer gets its own connection, so its group commits
+            // never wait behind IAM reads.
+            let audit_store = dir.open_store()?;
+            let config = server::AuditConfig {
+                log_file: args.audit_log.clone(),
+            };
+            state = state.with_auditor(server::Auditor::start(audit_store, config)?);
+            tokio::spawn(server::expire_audit_events(
+                Arc::clone(&store),
+                args.audit_retention,
+            ));
+        }
+        let state = Arc::new(state);
         server::serve(listener, state)
             .await
             .map_err(|e| format!("server failed: {e}"))

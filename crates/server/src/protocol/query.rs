@@ -24,6 +24,11 @@ impl Params {
         self.pairs.extend(other.pairs);
     }
 
+    /// Every `(name, value)` pair, in order.
+    pub(crate) fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// The value of a parameter (the first, if repeated).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.pairs

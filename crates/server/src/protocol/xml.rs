@@ -97,6 +97,11 @@ impl Xml {
         self
     }
 
+    /// The document so far.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.out
+    }
+
     /// The document.
     pub(crate) fn finish(self) -> String {
         self.out

@@ -114,13 +114,29 @@ pub fn now() -> i64 {
 impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
+        // The audit writer has its own connection, as in `irsa serve`.
+        let audit_dir = dir.path().to_path_buf();
+        let auditor = move || {
+            let key = MasterKey::load_or_create(&audit_dir.join("master.key")).unwrap();
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&audit_dir, key).unwrap());
+            server::Auditor::start(
+                store,
+                server::AuditConfig {
+                    log_file: Some(audit_dir.join("audit.jsonl")),
+                },
+            )
+            .unwrap()
+        };
         let key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), key).unwrap());
         let (key, secret) = server::create_account(store.as_ref(), ACCOUNT).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state =
-            Arc::new(server::State::new(store.clone(), &format!("http://{addr}"), None).unwrap());
+        let state = Arc::new(
+            server::State::new(store.clone(), &format!("http://{addr}"), None)
+                .unwrap()
+                .with_auditor(auditor()),
+        );
         tokio::spawn(server::serve(listener, state));
         Server {
             addr,
@@ -309,6 +325,55 @@ impl Server {
             &all,
         )
         .await
+    }
+
+    /// A CloudTrail JSON 1.1 call signed by the given key.
+    pub async fn cloudtrail_with(
+        &self,
+        key: &str,
+        secret: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let body = body.to_string();
+        let host = self.addr.to_string();
+        let base = [
+            ("host", host.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+            (
+                "x-amz-target",
+                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
+            ),
+        ];
+        let req = sigv4::HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &base,
+            body: body.as_bytes(),
+        };
+        let mut headers: Vec<(String, String)> = base[1..]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        headers.extend(sigv4::sign(
+            &req,
+            key,
+            secret,
+            None,
+            "us-east-1",
+            "cloudtrail",
+            now(),
+        ));
+        let r = self.send("POST", "/", &headers, body.into_bytes()).await;
+        (
+            r.status,
+            serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// LookupEvents as the account's admin.
+    pub async fn lookup(&self, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.cloudtrail_with(&self.key, &self.secret, &body).await
     }
 
     /// An STS call signed by the account's admin key.
