@@ -43,6 +43,9 @@ enum Command {
     /// Explain an identity chain link by link: token, provider, audience,
     /// trust policy, permissions, manifests; with the fix for the broken link.
     Doctor(cmd::doctor::DoctorArgs),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// OIDC files for self-managed clusters.
     #[command(subcommand)]
     Oidc(cmd::cluster::OidcCommand),
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Oidc(c) => cmd::cluster::oidc(c),
         Command::IamServiceAccount(c) => cmd::doctor::iam_service_account(c),
         Command::Doctor(a) => cmd::doctor::doctor(a),
+        Command::Audit(c) => cmd::audit::audit(c),
         Command::Policy(c) => cmd::policy::run(c),
     };
     match result {

@@ -384,6 +384,9 @@ pub trait Store: Send + Sync {
         before_seq: Option<i64>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>>;
+    /// The newest `limit` events of every account (only failed ones if asked),
+    /// oldest first.
+    fn recent_events(&self, limit: usize, failed_only: bool) -> Result<Vec<AuditEvent>>;
     /// Events of every account after `seq`, oldest first (for tailing).
     fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>>;
     /// Deletes at most `limit` events older than `before_ms`; returns how many.

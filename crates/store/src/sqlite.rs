@@ -981,6 +981,22 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().map_err(backend)
     }
 
+    fn recent_events(&self, limit: usize, failed_only: bool) -> Result<Vec<AuditEvent>> {
+        let conn = self.lock()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE (?1 = 0 OR error_code != '') ORDER BY seq DESC LIMIT ?2"
+            ))
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![failed_only, limit], event_row)
+            .map_err(backend)?;
+        let mut events: Vec<AuditEvent> = rows.collect::<rusqlite::Result<_>>().map_err(backend)?;
+        events.reverse();
+        Ok(events)
+    }
+
     fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>> {
         let conn = self.lock()?;
         let mut stmt = conn
@@ -1323,6 +1339,12 @@ mod tests {
         );
         let tail = s.events_after(all[0].seq - 3, 10).unwrap();
         assert_eq!(tail.len(), 3);
+        let recent = s.recent_events(2, false).unwrap();
+        assert_eq!(
+            recent.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["id-9", "id-10"]
+        );
+        assert!(s.recent_events(5, true).unwrap().is_empty());
         assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 2);
         assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 1);
         assert_eq!(s.delete_events_before(4_000, 2).unwrap(), 0);

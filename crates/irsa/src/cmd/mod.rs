@@ -1,3 +1,4 @@
+pub(crate) mod audit;
 pub(crate) mod cluster;
 pub(crate) mod doctor;
 pub(crate) mod policy;
