@@ -32,10 +32,10 @@ TRUST = (ROOT / "examples" / "trust-policy.json").read_text()
 
 
 
-def start_irsa(binary):
+def start_irsa(binary, audit="on"):
     data = tempfile.mkdtemp(prefix="irsa-bench-")
     port = free_port()
-    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}"],
+    proc = subprocess.Popen([binary, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}", "--audit", audit],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env={**os.environ, "IRSA_LOG": "warn"})
     env = dict(line.strip()[len("export "):].split("=", 1) for line in (proc.stdout.readline(), proc.stdout.readline()))
@@ -67,12 +67,13 @@ def start_moto():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--target", choices=["irsa", "moto"], default="irsa")
+    ap.add_argument("--audit", choices=["on", "off"], default="on", help="irsa's audit trail")
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--binary", default=str(ROOT / "target" / "release" / "irsa"))
     args = ap.parse_args()
-    proc, port, token = start_irsa(args.binary) if args.target == "irsa" else start_moto()
+    proc, port, token = start_irsa(args.binary, args.audit) if args.target == "irsa" else start_moto()
     body = urllib.parse.urlencode({
         "Action": "AssumeRoleWithWebIdentity", "Version": "2011-06-15",
         "RoleArn": "arn:aws:iam::123456789012:role/s3-app-role",
@@ -91,7 +92,7 @@ def main():
         sys.exit(1)
     out = subprocess.run(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{args.duration}s",
                           "--latency", "-s", str(lua), f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
-    print(f"target: {args.target}")
+    print(f"target: {args.target}" + (f", audit {args.audit}" if args.target == "irsa" else ""))
     print(out.stdout)
     mem = rss(proc.pid)
     print(f"server RSS after load {mem[0]:.1f} MB, peak {mem[1]:.1f} MB")

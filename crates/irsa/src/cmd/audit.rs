@@ -34,18 +34,21 @@ pub(crate) struct TailArgs {
     lines: usize,
 }
 
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
 fn principal(record: &Value) -> String {
-    let id = &record["userIdentity"];
-    id["arn"]
-        .as_str()
-        .or_else(|| id["userName"].as_str())
+    let id = record.get("userIdentity").cloned().unwrap_or(Value::Null);
+    text(&id, "arn")
+        .or_else(|| text(&id, "userName"))
         .unwrap_or("-")
         .to_string()
 }
 
 fn line(e: &store::AuditEvent) -> String {
     let record: Value = serde_json::from_str(&e.record).unwrap_or(Value::Null);
-    let time = record["eventTime"].as_str().unwrap_or("-").to_string();
+    let time = text(&record, "eventTime").unwrap_or("-").to_string();
     let outcome = if e.error_code.is_empty() {
         "ok"
     } else {
@@ -62,7 +65,7 @@ fn line(e: &store::AuditEvent) -> String {
         out.push_str(&format!(
             " {}: {}",
             e.error_code,
-            record["errorMessage"].as_str().unwrap_or("")
+            text(&record, "errorMessage").unwrap_or("")
         ));
     }
     out
@@ -85,7 +88,10 @@ pub(crate) fn audit(command: AuditCommand) -> Result<ExitCode, String> {
         }
     };
     recent.iter().for_each(print);
-    while a.follow {
+    if !a.follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
         std::thread::sleep(Duration::from_millis(500));
         for e in store.events_after(seq, 1000).map_err(|e| e.to_string())? {
             seq = e.seq;
@@ -94,5 +100,4 @@ pub(crate) fn audit(command: AuditCommand) -> Result<ExitCode, String> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
