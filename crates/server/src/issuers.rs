@@ -107,6 +107,18 @@ impl IssuerKeys {
         })
     }
 
+    /// Seconds since each cached issuer's keys were fetched.
+    pub(crate) fn ages(&self) -> Vec<(String, f64)> {
+        self.cache
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .map(|(i, c)| (i.clone(), c.fetched.elapsed().as_secs_f64()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     fn cached(&self, issuer: &str) -> Option<(Vec<Jwk>, bool)> {
         let cache = self.cache.lock().ok()?;
         let c = cache.get(issuer)?;

@@ -58,7 +58,14 @@ pub fn app(state: Arc<State>) -> Router {
             get(clusters::discovery),
         )
         .route("/oidc/id/{id}/keys", get(clusters::jwks))
-        .route("/metrics", get(|| async { metrics::render() }))
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(state): axum::extract::State<Arc<State>>| async move {
+                    metrics::render(&state.issuers.ages())
+                },
+            ),
+        )
         .fallback(aws_endpoint)
         .with_state(state)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

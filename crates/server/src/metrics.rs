@@ -11,6 +11,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -39,6 +40,11 @@ struct FetchLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct IssuerLabels {
+    issuer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -55,6 +61,7 @@ struct Metrics {
     fetches: Family<FetchLabels, Counter>,
     audit_batch: Histogram,
     audit_commit: Histogram,
+    key_age: Family<IssuerLabels, Gauge<f64, AtomicU64>>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -97,6 +104,12 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Time of one audit commit (fsync included)",
         audit_commit.clone(),
     );
+    let key_age = Family::<IssuerLabels, Gauge<f64, AtomicU64>>::default();
+    registry.register(
+        "irsa_oidc_key_cache_age_seconds",
+        "Age of each issuer's cached keys",
+        key_age.clone(),
+    );
     let build = Family::<BuildLabels, Gauge>::default();
     registry.register("irsa_build_info", "Build information", build.clone());
     build
@@ -112,6 +125,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         fetches,
         audit_batch,
         audit_commit,
+        key_age,
     }
 });
 
@@ -175,8 +189,17 @@ pub(crate) fn audit_batch(size: usize, took: Duration) {
     METRICS.audit_commit.observe(took.as_secs_f64());
 }
 
-/// The metrics in Prometheus text format.
-pub(crate) fn render() -> String {
+/// The metrics in Prometheus text format, with the issuers' key cache ages
+/// read now.
+pub(crate) fn render(key_ages: &[(String, f64)]) -> String {
+    for (issuer, age) in key_ages {
+        METRICS
+            .key_age
+            .get_or_create(&IssuerLabels {
+                issuer: issuer.clone(),
+            })
+            .set(*age);
+    }
     let mut out = String::new();
     if prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).is_err() {
         out.clear();

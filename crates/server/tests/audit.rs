@@ -221,5 +221,9 @@ async fn the_tutorial_flow_is_in_the_trail_without_secrets() {
     );
     assert!(m.contains("irsa_audit_commit_seconds_bucket"));
     assert!(m.contains("irsa_build_info{version="));
+    assert!(
+        m.contains("irsa_oidc_key_cache_age_seconds{issuer=\"http://127.0.0.1:"),
+        "{m}"
+    );
     assert!(!m.contains(&token[..40]));
 }
