@@ -7,18 +7,12 @@
     clippy::panic
 )]
 
-use std::io::BufRead;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{initialised, irsa};
+use std::process::Output;
 
 use base64::Engine;
-
-fn irsa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn out(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -32,39 +26,6 @@ fn err(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Starts `irsa serve` on a free port until it printed its exports, then stops it.
-fn initialised(dir: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .starts_with("export AWS_CONFIG_FILE=")
-    );
-    assert!(
-        lines
-            .next()
-            .unwrap()
-            .unwrap()
-            .starts_with("export AWS_SHARED_CREDENTIALS_FILE=")
-    );
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 fn claims(token: &str) -> serde_json::Value {

@@ -6,39 +6,14 @@
     clippy::panic
 )]
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn irsa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{initialised, irsa};
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn initialised(dir: &Path) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    lines.next().unwrap().unwrap();
-    lines.next().unwrap().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 fn examples(name: &str) -> PathBuf {

@@ -20,27 +20,7 @@ fn record(e: &Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tutorial_flow_is_in_the_trail_without_secrets() {
-    let s = Server::start().await;
-    let c = s.cluster("my-cluster");
-    let trust = s.trust_for(&c, "production", "s3-app");
-    s.iam(
-        "CreateRole",
-        &[
-            ("RoleName", "s3-app-role"),
-            ("AssumeRolePolicyDocument", &trust),
-        ],
-    )
-    .await
-    .ok();
-    s.iam(
-        "AttachRolePolicy",
-        &[
-            ("RoleName", "s3-app-role"),
-            ("PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"),
-        ],
-    )
-    .await
-    .ok();
+    let (s, c) = Server::tutorial("arn:aws:iam::aws:policy/IAMReadOnlyAccess").await;
     let started = now();
     let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
     let creds = s.web_identity(ROLE, &token).await;

@@ -15,27 +15,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/s3-app-role";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn simulate_principal_policy_agrees_with_real_calls() {
-    let s = Server::start().await;
-    let c = s.cluster("my-cluster");
-    let trust = s.trust_for(&c, "production", "s3-app");
-    s.iam(
-        "CreateRole",
-        &[
-            ("RoleName", "s3-app-role"),
-            ("AssumeRolePolicyDocument", &trust),
-        ],
-    )
-    .await
-    .ok();
-    s.iam(
-        "AttachRolePolicy",
-        &[
-            ("RoleName", "s3-app-role"),
-            ("PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"),
-        ],
-    )
-    .await
-    .ok();
+    let (s, c) = Server::tutorial("arn:aws:iam::aws:policy/IAMReadOnlyAccess").await;
     let deny = r#"{"Version":"2012-10-17","Statement":{"Sid":"NoTags","Effect":"Deny","Action":"iam:ListRoleTags","Resource":"*"}}"#;
     s.iam(
         "PutRolePolicy",

@@ -15,34 +15,9 @@ use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/s3-app-role";
 
-/// A server with cluster `my-cluster`, its provider, and the tutorial's role
-/// trusting production/s3-app, with S3 read access.
+/// The tutorial's role with S3 read access (see `Server::tutorial`).
 async fn tutorial() -> (Server, store::Cluster) {
-    let s = Server::start().await;
-    let c = s.cluster("my-cluster");
-    let trust = s.trust_for(&c, "production", "s3-app");
-    s.iam(
-        "CreateRole",
-        &[
-            ("RoleName", "s3-app-role"),
-            ("AssumeRolePolicyDocument", &trust),
-        ],
-    )
-    .await
-    .ok();
-    s.iam(
-        "AttachRolePolicy",
-        &[
-            ("RoleName", "s3-app-role"),
-            (
-                "PolicyArn",
-                "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
-            ),
-        ],
-    )
-    .await
-    .ok();
-    (s, c)
+    Server::tutorial("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess").await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -121,9 +121,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
         .params
         .req(&mut c, "PolicySourceArn", 20, 2048, None)
         .to_string();
-    let (inputs, boundaries, actions, resources, ctx, resource_policy, owner, caller_arn) =
-        common(call, &mut c, false);
-    let (marker, max_items) = paging(&mut c, call.params);
+    let input = inputs(call, &mut c, false);
     c.finish()?;
     call.authorize(&source)?;
     // Roles are the principals irsa holds: the source is a role ARN.
@@ -141,7 +139,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
     for (name, doc) in call.state.store.role_policies(call.account(), &role.name)? {
         identity.push(compile_input(
             call,
-            name.to_string(),
+            name,
             "role",
             &doc,
             PolicyUse::InlineRole,
@@ -161,19 +159,23 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
             identity.push(compile_input(call, arn, kind, &doc, PolicyUse::InlineRole)?);
         }
     }
-    for (i, text) in inputs.iter().enumerate() {
-        identity.push(compile_input(
-            call,
-            format!("PolicyInputList.{}", i + 1),
-            "none",
-            text,
-            PolicyUse::InlineRole,
-        )?);
-    }
-    let mut boundary = Vec::new();
+    identity.extend(compile_given(
+        call,
+        "PolicyInputList",
+        &input.policies,
+        PolicyUse::InlineRole,
+    )?);
     // The role's own boundary, unless the request gives boundaries to try.
-    let own = role.boundary.as_ref().filter(|_| boundaries.is_empty());
-    if let Some(arn) = own
+    let mut boundary = compile_given(
+        call,
+        "PermissionsBoundaryPolicyInputList",
+        &input.boundaries,
+        PolicyUse::Managed,
+    )?;
+    if let Some(arn) = role
+        .boundary
+        .as_ref()
+        .filter(|_| input.boundaries.is_empty())
         && let Some(doc) = managed_policy_document(call.state, call.account(), arn)?
     {
         boundary.push(compile_input(
@@ -184,16 +186,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
             PolicyUse::Managed,
         )?);
     }
-    for (i, text) in boundaries.iter().enumerate() {
-        boundary.push(compile_input(
-            call,
-            format!("PermissionsBoundaryPolicyInputList.{}", i + 1),
-            "none",
-            text,
-            PolicyUse::Managed,
-        )?);
-    }
-    let principal = match caller_arn {
+    let principal = match input.caller_arn {
         Some(arn) => {
             Principal::from_arn(arn).map_err(|e| ApiError::invalid_input(e.to_string()))?
         }
@@ -207,103 +200,89 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
             account: call.account().to_string(),
         },
     };
-    simulate(
-        call,
-        &principal,
-        identity,
-        boundary,
-        resource_policy.as_deref(),
-        owner.as_deref(),
-        &actions,
-        &resources,
-        ctx,
-        marker,
-        max_items,
-    )
+    simulate(call, &principal, identity, boundary, input)
 }
 
 pub(super) fn custom_policy(call: &Call<'_>) -> Answer {
     let mut c = Checker::default();
-    let (inputs, boundaries, actions, resources, ctx, resource_policy, owner, caller_arn) =
-        common(call, &mut c, true);
-    let (marker, max_items) = paging(&mut c, call.params);
+    let input = inputs(call, &mut c, true);
     c.finish()?;
     call.authorize("*")?;
-    let mut identity = Vec::new();
-    for (i, text) in inputs.iter().enumerate() {
-        identity.push(compile_input(
-            call,
-            format!("PolicyInputList.{}", i + 1),
-            "none",
-            text,
-            PolicyUse::InlineRole,
-        )?);
-    }
-    let mut boundary = Vec::new();
-    for (i, text) in boundaries.iter().enumerate() {
-        boundary.push(compile_input(
-            call,
-            format!("PermissionsBoundaryPolicyInputList.{}", i + 1),
-            "none",
-            text,
-            PolicyUse::Managed,
-        )?);
-    }
-    let principal = custom_principal(call, caller_arn)?;
-    simulate(
+    let identity = compile_given(
         call,
-        &principal,
-        identity,
-        boundary,
-        resource_policy.as_deref(),
-        owner.as_deref(),
-        &actions,
-        &resources,
-        ctx,
-        marker,
-        max_items,
-    )
+        "PolicyInputList",
+        &input.policies,
+        PolicyUse::InlineRole,
+    )?;
+    let boundary = compile_given(
+        call,
+        "PermissionsBoundaryPolicyInputList",
+        &input.boundaries,
+        PolicyUse::Managed,
+    )?;
+    let principal = custom_principal(call, input.caller_arn)?;
+    simulate(call, &principal, identity, boundary, input)
 }
 
-type Common<'a> = (
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-    Context,
-    Option<String>,
-    Option<String>,
-    Option<&'a str>,
-);
+/// The inputs both simulator actions share.
+struct Inputs<'a> {
+    policies: Vec<String>,
+    boundaries: Vec<String>,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    context: Context,
+    resource_policy: Option<String>,
+    resource_owner: Option<String>,
+    caller_arn: Option<&'a str>,
+    marker: Option<String>,
+    max_items: Option<i64>,
+}
 
-fn common<'a>(call: &'a Call<'_>, c: &mut Checker, inputs_required: bool) -> Common<'a> {
-    let inputs = list_of(call, c, "PolicyInputList", inputs_required);
+fn inputs<'a>(call: &'a Call<'_>, c: &mut Checker, policies_required: bool) -> Inputs<'a> {
+    let policies = list_of(call, c, "PolicyInputList", policies_required);
     let boundaries = list_of(call, c, "PermissionsBoundaryPolicyInputList", false);
     let actions = list_of(call, c, "ActionNames", true);
     for (i, a) in actions.iter().enumerate() {
         c.string(&format!("actionNames.{}.member", i + 1), a, 3, 128, None);
     }
     let resources = list_of(call, c, "ResourceArns", false);
-    let ctx = context_entries(call, c);
+    let context = context_entries(call, c);
     let resource_policy = call
         .params
         .opt(c, "ResourcePolicy", 1, 131_072, None)
         .map(str::to_string);
-    let owner = call
+    let resource_owner = call
         .params
         .opt(c, "ResourceOwner", 1, 2048, None)
         .map(str::to_string);
     let caller_arn = call.params.opt(c, "CallerArn", 1, 2048, None);
-    (
-        inputs,
+    let (marker, max_items) = paging(c, call.params);
+    Inputs {
+        policies,
         boundaries,
         actions,
         resources,
-        ctx,
+        context,
         resource_policy,
-        owner,
+        resource_owner,
         caller_arn,
-    )
+        marker,
+        max_items,
+    }
+}
+
+/// Compiles request-given policies, named `NAME.N` as AWS names them.
+fn compile_given(
+    call: &Call<'_>,
+    name: &str,
+    texts: &[String],
+    use_: PolicyUse,
+) -> Result<Vec<Source>, ApiError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| compile_input(call, format!("{name}.{}", i + 1), "none", text, use_))
+        .collect()
 }
 
 /// One simulated (action, resource) pair.
@@ -316,21 +295,24 @@ struct Outcome {
     boundary_allows: Option<bool>,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn simulate(
     call: &Call<'_>,
     principal: &Principal,
     identity: Vec<Source>,
     boundary: Vec<Source>,
-    resource_policy: Option<&str>,
-    owner: Option<&str>,
-    actions: &[String],
-    resources: &[String],
-    given: Context,
-    marker: Option<String>,
-    max_items: Option<i64>,
+    input: Inputs<'_>,
 ) -> Answer {
-    let resource = match resource_policy {
+    let Inputs {
+        actions,
+        resources,
+        context: given,
+        resource_policy,
+        resource_owner: owner,
+        marker,
+        max_items,
+        ..
+    } = input;
+    let resource = match &resource_policy {
         Some(text) => Some(compile_input(
             call,
             "ResourcePolicy".into(),
@@ -356,16 +338,16 @@ fn simulate(
     let resources: Vec<String> = if resources.is_empty() {
         vec!["*".into()]
     } else {
-        resources.to_vec()
+        resources
     };
     let mut outcomes = Vec::new();
-    for action in actions {
+    for action in &actions {
         for res in &resources {
             let req = Request {
                 principal,
                 action,
                 resource: res,
-                resource_account: owner.or(principal.account()),
+                resource_account: owner.as_deref().or(principal.account()),
                 context: &ctx,
             };
             let eval = policy::explain(&req, &set);

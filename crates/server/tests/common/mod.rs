@@ -263,6 +263,30 @@ impl Server {
         .unwrap()
     }
 
+    /// The tutorial's setup: cluster `my-cluster` with its OIDC provider, and
+    /// role `s3-app-role` trusting production/s3-app, with `policy` attached.
+    pub async fn tutorial(policy: &str) -> (Server, store::Cluster) {
+        let s = Server::start().await;
+        let c = s.cluster("my-cluster");
+        let trust = s.trust_for(&c, "production", "s3-app");
+        s.iam(
+            "CreateRole",
+            &[
+                ("RoleName", "s3-app-role"),
+                ("AssumeRolePolicyDocument", &trust),
+            ],
+        )
+        .await
+        .ok();
+        s.iam(
+            "AttachRolePolicy",
+            &[("RoleName", "s3-app-role"), ("PolicyArn", policy)],
+        )
+        .await
+        .ok();
+        (s, c)
+    }
+
     /// The trust policy of the tutorial, for a cluster of this server.
     pub fn trust_for(&self, cluster: &store::Cluster, namespace: &str, sa: &str) -> String {
         let issuer = server::clusters::issuer_url(&self.url(), cluster);
