@@ -1,9 +1,12 @@
 //! irsa's AWS-compatible endpoint.
 //!
 //! One listener serves every service: a request's SigV4 credential scope names
-//! the service (`iam`, `sts`), its `Action` the operation. Each request is
-//! authenticated ([`auth`]), authorized by the policy engine, and answered in
-//! AWS's wire format ([`protocol`]); every error is an AWS error code.
+//! the service (`iam`, `sts`, `eks`, `cloudtrail`), its `Action` (or path, or
+//! `X-Amz-Target`) the operation. Each request is authenticated (`auth`),
+//! authorized by the policy engine, answered in AWS's wire format (`protocol`)
+//! with AWS's error codes, and — for IAM and STS — recorded in the audit trail
+//! before the answer leaves (`audit`). The same listener publishes local
+//! clusters' OIDC discovery and keys, `/healthz` and `/metrics`.
 
 mod audit;
 mod auth;
@@ -30,7 +33,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -417,12 +419,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// Turns a response body into text (for tests and tools).
-pub async fn body_text(body: Body) -> String {
-    axum::body::to_bytes(body, usize::MAX)
-        .await
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default()
 }
