@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the server allocates small strings per request on every core;
+/// glibc's malloc took 15 % of the CPU of AssumeRoleWithWebIdentity under load
+/// (perf, see bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// IAM Roles for ServiceAccounts, end to end: verify Kubernetes ServiceAccount
 /// tokens, issue AWS-style role credentials, and check the IAM policies that
 /// decide who gets them.

@@ -14,15 +14,19 @@ pub(crate) struct Xml {
 /// Escapes text for element content. Quotes stay as they are, as in AWS's
 /// responses (`Value 'x' at 'roleName'`); they need escaping only in attributes.
 pub(crate) fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    // Copy runs without special characters whole (tokens are long and plain).
+    while let Some(i) = rest.find(['&', '<', '>', '\r']) {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        out.push_str(match rest.as_bytes().get(i) {
+            Some(b'&') => "&amp;",
+            Some(b'<') => "&lt;",
+            Some(b'>') => "&gt;",
+            _ => "&#xD;",
+        });
+        rest = rest.get(i + 1..).unwrap_or_default();
     }
+    out.push_str(rest);
 }
 
 impl Xml {
