@@ -254,6 +254,31 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("store lock poisoned".into()))
     }
 
+    /// One row or none, through the statement cache.
+    fn query_one<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        stmt.query_row(params, row).optional().map_err(backend)
+    }
+
+    /// Every row, through the statement cache.
+    fn query_all<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt.query_map(params, row).map_err(backend)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+    }
+
     fn role_row(r: &Row<'_>) -> rusqlite::Result<Role> {
         Ok(Role {
             account: r.get(0)?,
@@ -332,65 +357,40 @@ impl Store for SqliteStore {
     }
 
     fn account(&self, id: &str) -> Result<Option<Account>> {
-        self.lock()?
-            .query_row(
-                "SELECT id, created FROM accounts WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(Account {
-                        id: r.get(0)?,
-                        created: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(backend)
-    }
-
-    fn accounts(&self) -> Result<Vec<Account>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT id, created FROM accounts ORDER BY id")
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.query_one(
+            "SELECT id, created FROM accounts WHERE id = ?1",
+            [id],
+            |r| {
                 Ok(Account {
                     id: r.get(0)?,
                     created: r.get(1)?,
                 })
+            },
+        )
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        self.query_all("SELECT id, created FROM accounts ORDER BY id", [], |r| {
+            Ok(Account {
+                id: r.get(0)?,
+                created: r.get(1)?,
             })
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        })
     }
 
     fn access_key(&self, id: &str) -> Result<Option<AccessKey>> {
-        let row = self
-            .lock()?
-            .query_row(
-                "SELECT id, account, sealed_secret, created FROM access_keys WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()
-            .map_err(backend)?;
+        let row = self.query_one(
+            "SELECT id, account, sealed_secret, created FROM access_keys WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         row.map(|r| self.key_row(r)).transpose()
     }
 
     fn access_keys(&self, account: &str) -> Result<Vec<AccessKey>> {
-        let rows: Vec<(String, String, Vec<u8>, i64)> = {
-            let conn = self.lock()?;
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT id, account, sealed_secret, created FROM access_keys WHERE account = ?1 ORDER BY created, id",
-                )
-                .map_err(backend)?;
-            let mapped = stmt
-                .query_map([account], |r| {
+        let rows: Vec<(String, String, Vec<u8>, i64)> = self.query_all("SELECT id, account, sealed_secret, created FROM access_keys WHERE account = ?1 ORDER BY created, id", [account], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .map_err(backend)?;
-            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
-        };
+                })?;
         rows.into_iter().map(|r| self.key_row(r)).collect()
     }
 
@@ -416,26 +416,21 @@ impl Store for SqliteStore {
     }
 
     fn role(&self, account: &str, name: &str) -> Result<Option<Role>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {ROLE_COLUMNS} FROM roles WHERE account = ?1 AND name = ?2"
-            ))
-            .map_err(backend)?;
-        stmt.query_row(params![account, name], Self::role_row)
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            &format!("SELECT {ROLE_COLUMNS} FROM roles WHERE account = ?1 AND name = ?2"),
+            params![account, name],
+            Self::role_row,
+        )
     }
 
     fn roles(&self, account: &str) -> Result<Vec<Role>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        self.query_all(
+            &format!(
                 "SELECT {ROLE_COLUMNS} FROM roles WHERE account = ?1 ORDER BY name COLLATE BINARY"
-            ))
-            .map_err(backend)?;
-        let rows = stmt.query_map([account], Self::role_row).map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            ),
+            [account],
+            Self::role_row,
+        )
     }
 
     fn update_role(&self, role: &Role) -> Result<()> {
@@ -481,27 +476,15 @@ impl Store for SqliteStore {
     }
 
     fn role_policy(&self, account: &str, role: &str, name: &str) -> Result<Option<String>> {
-        self.lock()?
-            .query_row(
-                "SELECT document FROM role_policies WHERE account = ?1 AND role = ?2 AND name = ?3",
-                params![account, role, name],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            "SELECT document FROM role_policies WHERE account = ?1 AND role = ?2 AND name = ?3",
+            params![account, role, name],
+            |r| r.get(0),
+        )
     }
 
     fn role_policies(&self, account: &str, role: &str) -> Result<Vec<(String, String)>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT name, document FROM role_policies WHERE account = ?1 AND role = ?2 ORDER BY name COLLATE BINARY",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![account, role], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        self.query_all("SELECT name, document FROM role_policies WHERE account = ?1 AND role = ?2 ORDER BY name COLLATE BINARY", params![account, role], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     fn delete_role_policy(&self, account: &str, role: &str, name: &str) -> Result<()> {
@@ -537,56 +520,37 @@ impl Store for SqliteStore {
     }
 
     fn attached_role_policies(&self, account: &str, role: &str) -> Result<Vec<String>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT policy_arn FROM role_attachments WHERE account = ?1 AND role = ?2 ORDER BY seq",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![account, role], |r| r.get(0))
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        self.query_all(
+            "SELECT policy_arn FROM role_attachments WHERE account = ?1 AND role = ?2 ORDER BY seq",
+            params![account, role],
+            |r| r.get(0),
+        )
     }
 
     fn policy_attachments(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT r.account, r.name, r.id FROM role_attachments a
+        self.query_all(
+            "SELECT r.account, r.name, r.id FROM role_attachments a
                  JOIN roles r ON r.account = a.account AND r.name = a.role
                  WHERE a.account = ?1 AND a.policy_arn = ?2 ORDER BY r.name COLLATE BINARY",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![account, policy_arn], |r| {
+            params![account, policy_arn],
+            |r| {
                 Ok(Attachment {
                     account: r.get(0)?,
                     role: r.get(1)?,
                     role_id: r.get(2)?,
                 })
-            })
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            },
+        )
     }
 
     fn boundary_uses(&self, account: &str, policy_arn: &str) -> Result<Vec<Attachment>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT account, name, id FROM roles WHERE account = ?1 AND boundary = ?2 ORDER BY name COLLATE BINARY",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map(params![account, policy_arn], |r| {
+        self.query_all("SELECT account, name, id FROM roles WHERE account = ?1 AND boundary = ?2 ORDER BY name COLLATE BINARY", params![account, policy_arn], |r| {
                 Ok(Attachment {
                     account: r.get(0)?,
                     role: r.get(1)?,
                     role_id: r.get(2)?,
                 })
             })
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
     }
 
     fn insert_policy(&self, p: &ManagedPolicy, first: &PolicyVersion) -> Result<()> {
@@ -618,28 +582,17 @@ impl Store for SqliteStore {
     }
 
     fn policy(&self, arn: &str) -> Result<Option<ManagedPolicy>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {POLICY_COLUMNS} FROM policies WHERE arn = ?1"
-            ))
-            .map_err(backend)?;
-        stmt.query_row([arn], Self::policy_row)
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            &format!("SELECT {POLICY_COLUMNS} FROM policies WHERE arn = ?1"),
+            [arn],
+            Self::policy_row,
+        )
     }
 
     fn policies(&self, account: &str) -> Result<Vec<ManagedPolicy>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        self.query_all(&format!(
                 "SELECT {POLICY_COLUMNS} FROM policies WHERE account = ?1 ORDER BY name COLLATE BINARY"
-            ))
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([account], Self::policy_row)
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            ), [account], Self::policy_row)
     }
 
     fn update_policy(&self, p: &ManagedPolicy) -> Result<()> {
@@ -673,40 +626,32 @@ impl Store for SqliteStore {
     }
 
     fn policy_version(&self, arn: &str, id: &str) -> Result<Option<PolicyVersion>> {
-        self.lock()?
-            .query_row(
-                "SELECT id, document, created FROM policy_versions WHERE arn = ?1 AND id = ?2",
-                params![arn, id],
-                |r| {
-                    Ok(PolicyVersion {
-                        id: r.get(0)?,
-                        document: r.get(1)?,
-                        created: r.get(2)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(backend)
-    }
-
-    fn policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, document, created FROM policy_versions WHERE arn = ?1
-                 ORDER BY CAST(substr(id, 2) AS INTEGER) DESC",
-            )
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([arn], |r| {
+        self.query_one(
+            "SELECT id, document, created FROM policy_versions WHERE arn = ?1 AND id = ?2",
+            params![arn, id],
+            |r| {
                 Ok(PolicyVersion {
                     id: r.get(0)?,
                     document: r.get(1)?,
                     created: r.get(2)?,
                 })
-            })
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            },
+        )
+    }
+
+    fn policy_versions(&self, arn: &str) -> Result<Vec<PolicyVersion>> {
+        self.query_all(
+            "SELECT id, document, created FROM policy_versions WHERE arn = ?1
+                 ORDER BY CAST(substr(id, 2) AS INTEGER) DESC",
+            [arn],
+            |r| {
+                Ok(PolicyVersion {
+                    id: r.get(0)?,
+                    document: r.get(1)?,
+                    created: r.get(2)?,
+                })
+            },
+        )
     }
 
     fn delete_policy_version(&self, arn: &str, id: &str) -> Result<()> {
@@ -739,28 +684,21 @@ impl Store for SqliteStore {
     }
 
     fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {PROVIDER_COLUMNS} FROM oidc_providers WHERE arn = ?1"
-            ))
-            .map_err(backend)?;
-        stmt.query_row([arn], Self::provider_row)
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            &format!("SELECT {PROVIDER_COLUMNS} FROM oidc_providers WHERE arn = ?1"),
+            [arn],
+            Self::provider_row,
+        )
     }
 
     fn oidc_providers(&self, account: &str) -> Result<Vec<OidcProvider>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        self.query_all(
+            &format!(
                 "SELECT {PROVIDER_COLUMNS} FROM oidc_providers WHERE account = ?1 ORDER BY arn"
-            ))
-            .map_err(backend)?;
-        let rows = stmt
-            .query_map([account], Self::provider_row)
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            ),
+            [account],
+            Self::provider_row,
+        )
     }
 
     fn update_oidc_provider(&self, p: &OidcProvider) -> Result<()> {
@@ -804,52 +742,36 @@ impl Store for SqliteStore {
     }
 
     fn cluster(&self, name: &str) -> Result<Option<Cluster>> {
-        self.lock()?
-            .query_row(
-                "SELECT name, issuer_id, account, region, created FROM clusters WHERE name = ?1",
-                [name],
-                cluster_row,
-            )
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            "SELECT name, issuer_id, account, region, created FROM clusters WHERE name = ?1",
+            [name],
+            cluster_row,
+        )
     }
 
     fn cluster_by_issuer(&self, issuer_id: &str) -> Result<Option<Cluster>> {
-        self.lock()?
-            .query_row(
-                "SELECT name, issuer_id, account, region, created FROM clusters WHERE issuer_id = ?1",
-                [issuer_id],
-                cluster_row,
-            )
-            .optional()
-            .map_err(backend)
+        self.query_one(
+            "SELECT name, issuer_id, account, region, created FROM clusters WHERE issuer_id = ?1",
+            [issuer_id],
+            cluster_row,
+        )
     }
 
     fn clusters(&self) -> Result<Vec<Cluster>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT name, issuer_id, account, region, created FROM clusters ORDER BY name",
-            )
-            .map_err(backend)?;
-        let rows = stmt.query_map([], cluster_row).map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        self.query_all(
+            "SELECT name, issuer_id, account, region, created FROM clusters ORDER BY name",
+            [],
+            cluster_row,
+        )
     }
 
     fn cluster_keys(&self, name: &str) -> Result<Vec<ClusterKey>> {
-        let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> = {
-            let conn = self.lock()?;
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT kid, sealed_key, created, retired FROM cluster_keys WHERE cluster = ?1
+        let rows: Vec<(String, Vec<u8>, i64, Option<i64>)> = self.query_all(
+            "SELECT kid, sealed_key, created, retired FROM cluster_keys WHERE cluster = ?1
                      ORDER BY created DESC, rowid DESC",
-                )
-                .map_err(backend)?;
-            let mapped = stmt
-                .query_map([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .map_err(backend)?;
-            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
-        };
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
         rows.into_iter()
             .map(|(kid, sealed, created, retired)| {
                 Ok(ClusterKey {
@@ -882,16 +804,11 @@ impl Store for SqliteStore {
     }
 
     fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
-        let rows: Vec<(u32, Vec<u8>)> = {
-            let conn = self.lock()?;
-            let mut stmt = conn
-                .prepare_cached("SELECT id, sealed_key FROM session_keys ORDER BY id")
-                .map_err(backend)?;
-            let mapped = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(backend)?;
-            mapped.collect::<rusqlite::Result<_>>().map_err(backend)?
-        };
+        let rows: Vec<(u32, Vec<u8>)> = self.query_all(
+            "SELECT id, sealed_key FROM session_keys ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         rows.into_iter()
             .map(|(id, sealed)| Ok((id, self.key.unseal(&sealed)?)))
             .collect()
@@ -956,59 +873,47 @@ impl Store for SqliteStore {
             AuditFilter::EventSource(v) => ("source", v.clone().into()),
             AuditFilter::AccessKeyId(v) => ("access_key_id", v.clone().into()),
         };
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query_all(
+            &format!(
                 "SELECT seq, {EVENT_COLUMNS} FROM audit_events
                  WHERE account = ?1 AND time_ms BETWEEN ?2 AND ?3 AND seq < ?4 AND {column} = ?5
                  ORDER BY time_ms DESC, seq DESC LIMIT ?6"
-            ))
-            .map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(
-                params![
-                    account,
-                    start_ms,
-                    end_ms,
-                    before_seq.unwrap_or(i64::MAX),
-                    value,
-                    limit
-                ],
-                event_row,
-            )
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+            ),
+            params![
+                account,
+                start_ms,
+                end_ms,
+                before_seq.unwrap_or(i64::MAX),
+                value,
+                limit
+            ],
+            event_row,
+        )
     }
 
     fn recent_events(&self, limit: usize, failed_only: bool) -> Result<Vec<AuditEvent>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE (?1 = 0 OR error_code != '') ORDER BY seq DESC LIMIT ?2"
-            ))
-            .map_err(backend)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![failed_only, limit], event_row)
-            .map_err(backend)?;
-        let mut events: Vec<AuditEvent> = rows.collect::<rusqlite::Result<_>>().map_err(backend)?;
+        let mut events = self.query_all(
+            &format!(
+                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE (?1 = 0 OR error_code != '') ORDER BY seq DESC LIMIT ?2"
+            ),
+            params![failed_only, limit],
+            event_row,
+        )?;
         events.reverse();
         Ok(events)
     }
 
     fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>> {
-        let conn = self.lock()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-            ))
-            .map_err(backend)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![seq, limit], event_row)
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<_>>().map_err(backend)
+        self.query_all(
+            &format!(
+                "SELECT seq, {EVENT_COLUMNS} FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ),
+            params![seq, limit],
+            event_row,
+        )
     }
 
     fn delete_events_before(&self, before_ms: i64, limit: usize) -> Result<usize> {
