@@ -175,25 +175,21 @@ impl Server {
         }
     }
 
-    /// A signed POST with the given credentials, service and time.
-    pub async fn signed_with(
+    /// POST / signed by SigV4 in us-east-1: the one place tests sign requests.
+    async fn send_signed(
         &self,
-        key: &str,
-        secret: &str,
-        token: Option<&str>,
+        creds: Creds<'_>,
         service: &str,
         when: i64,
-        params: &[(&str, &str)],
+        content_type: &str,
+        target: Option<&str>,
+        body: String,
     ) -> Resp {
-        let body = form(params);
         let host = self.addr.to_string();
-        let base = [
-            ("host", host.as_str()),
-            (
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8",
-            ),
-        ];
+        let mut base = vec![("host", host.as_str()), ("content-type", content_type)];
+        if let Some(target) = target {
+            base.push(("x-amz-target", target));
+        }
         let req = sigv4::HttpRequest {
             method: "POST",
             path: "/",
@@ -207,14 +203,36 @@ impl Server {
             .collect();
         headers.extend(sigv4::sign(
             &req,
-            key,
-            secret,
-            token,
+            creds.key,
+            creds.secret,
+            creds.token,
             "us-east-1",
             service,
             when,
         ));
         self.send("POST", "/", &headers, body.into_bytes()).await
+    }
+
+    /// A signed POST with the given credentials, service and time.
+    pub async fn signed_with(
+        &self,
+        key: &str,
+        secret: &str,
+        token: Option<&str>,
+        service: &str,
+        when: i64,
+        params: &[(&str, &str)],
+    ) -> Resp {
+        let creds = Creds { key, secret, token };
+        self.send_signed(
+            creds,
+            service,
+            when,
+            "application/x-www-form-urlencoded; charset=utf-8",
+            None,
+            form(params),
+        )
+        .await
     }
 
     /// An IAM call signed by the account's admin key.
@@ -358,37 +376,21 @@ impl Server {
         secret: &str,
         body: &serde_json::Value,
     ) -> (u16, serde_json::Value) {
-        let body = body.to_string();
-        let host = self.addr.to_string();
-        let base = [
-            ("host", host.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-            (
-                "x-amz-target",
-                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
-            ),
-        ];
-        let req = sigv4::HttpRequest {
-            method: "POST",
-            path: "/",
-            query: "",
-            headers: &base,
-            body: body.as_bytes(),
-        };
-        let mut headers: Vec<(String, String)> = base[1..]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        headers.extend(sigv4::sign(
-            &req,
+        let creds = Creds {
             key,
             secret,
-            None,
-            "us-east-1",
-            "cloudtrail",
-            now(),
-        ));
-        let r = self.send("POST", "/", &headers, body.into_bytes()).await;
+            token: None,
+        };
+        let r = self
+            .send_signed(
+                creds,
+                "cloudtrail",
+                now(),
+                "application/x-amz-json-1.1",
+                Some("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"),
+                body.to_string(),
+            )
+            .await;
         (
             r.status,
             serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
@@ -419,3 +421,10 @@ pub fn form(params: &[(&str, &str)]) -> String {
 
 pub const TRUST: &str = include_str!("../../../../examples/trust-policy.json");
 pub const APP: &str = include_str!("../../../../examples/app-policy.json");
+
+/// The credentials a test request is signed with.
+struct Creds<'a> {
+    key: &'a str,
+    secret: &'a str,
+    token: Option<&'a str>,
+}
