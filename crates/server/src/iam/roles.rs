@@ -431,17 +431,22 @@ pub(super) fn delete_policy(call: &Call<'_>) -> Answer {
     }
 }
 
-fn policy_arn<'a>(call: &'a Call<'_>, c: &mut Checker) -> &'a str {
-    call.params.req(c, "PolicyArn", 20, 2048, None)
+/// RoleName and PolicyArn of AttachRolePolicy/DetachRolePolicy, checked and
+/// authorized with the `iam:PolicyARN` condition key.
+fn role_and_policy_arn(call: &mut Call<'_>) -> Result<(Role, String), ApiError> {
+    let mut c = Checker::default();
+    let name = role_name(call, &mut c).to_string();
+    let arn = call
+        .params
+        .req(&mut c, "PolicyArn", 20, 2048, None)
+        .to_string();
+    c.finish()?;
+    call.with_key("iam:PolicyARN", &arn);
+    Ok((authorized_role(call, &name)?, arn))
 }
 
 pub(super) fn attach(call: &mut Call<'_>) -> Answer {
-    let mut c = Checker::default();
-    let name = role_name(call, &mut c).to_string();
-    let arn = policy_arn(call, &mut c).to_string();
-    c.finish()?;
-    call.with_key("iam:PolicyARN", &arn);
-    let role = authorized_role(call, &name)?;
+    let (role, arn) = role_and_policy_arn(call)?;
     managed::resolve_attachable(call, &arn)?;
     let attached = call
         .state
@@ -459,12 +464,7 @@ pub(super) fn attach(call: &mut Call<'_>) -> Answer {
 }
 
 pub(super) fn detach(call: &mut Call<'_>) -> Answer {
-    let mut c = Checker::default();
-    let name = role_name(call, &mut c).to_string();
-    let arn = policy_arn(call, &mut c).to_string();
-    c.finish()?;
-    call.with_key("iam:PolicyARN", &arn);
-    let role = authorized_role(call, &name)?;
+    let (role, arn) = role_and_policy_arn(call)?;
     managed::check_arn(&arn)?;
     match call
         .state
