@@ -73,21 +73,38 @@ pub fn public_jwk_from_pem(pem: &str) -> Result<Jwk, String> {
 pub fn uuid_v4() -> String {
     let mut b = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut b);
-    if let Some(x) = b.get_mut(6) {
-        *x = (*x & 0x0f) | 0x40;
+    uuid(b, 0x40)
+}
+
+/// A random UUID version 7 (RFC 9562): the first 48 bits are `unix_ms`, so
+/// ids made later sort later (an index over them grows at its end).
+pub fn uuid_v7(unix_ms: u64) -> String {
+    let mut b = [0u8; 16];
+    let _ = aws_lc_rs::rand::fill(&mut b);
+    for (dst, src) in b.iter_mut().zip(unix_ms.to_be_bytes().into_iter().skip(2)) {
+        *dst = src;
     }
-    if let Some(x) = b.get_mut(8) {
-        *x = (*x & 0x3f) | 0x80;
+    uuid(b, 0x70)
+}
+
+/// `8-4-4-4-12` lowercase hex with the version nibble and RFC 4122 variant.
+fn uuid(b: [u8; 16], version: u8) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let hex = |n: u8| char::from(HEX.get(usize::from(n & 0x0f)).copied().unwrap_or(b'0'));
+    let mut out = String::with_capacity(36);
+    for (i, x) in b.into_iter().enumerate() {
+        let x = match i {
+            6 => (x & 0x0f) | version,
+            8 => (x & 0x3f) | 0x80,
+            _ => x,
+        };
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push('-');
+        }
+        out.push(hex(x >> 4));
+        out.push(hex(x));
     }
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    )
+    out
 }
 
 impl SigningKey {
@@ -200,5 +217,28 @@ impl SigningKey {
             "sub": format!("system:serviceaccount:{}:{}", t.namespace, t.service_account),
         });
         self.sign(&payload)
+    }
+}
+
+#[cfg(test)]
+mod uuid_tests {
+    use super::*;
+
+    #[test]
+    fn uuid_layouts() {
+        let v4 = uuid_v4();
+        assert_eq!(v4.len(), 36);
+        assert_eq!(&v4[14..15], "4");
+        assert!(matches!(&v4[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!(
+            v4.match_indices('-').map(|(i, _)| i).collect::<Vec<_>>(),
+            [8, 13, 18, 23]
+        );
+        let a = uuid_v7(1_764_000_000_000);
+        let b = uuid_v7(1_764_000_000_001);
+        assert_eq!(&a[14..15], "7");
+        assert_eq!(&a[..13], "019ab697-e800");
+        assert!(a < b, "later ids sort later: {a} {b}");
+        assert_ne!(uuid_v7(5), uuid_v7(5));
     }
 }

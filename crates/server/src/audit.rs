@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::SerializeMap;
 use store::{AuditEvent, Store};
 
 use crate::auth::{Caller, Origin};
@@ -149,40 +150,65 @@ pub(crate) struct Call<'a> {
 /// Parameters never recorded: tokens and secrets.
 const SECRET_PARAMS: &[&str] = &["WebIdentityToken", "SAMLAssertion", "Action", "Version"];
 
-fn camel(name: &str) -> String {
-    let mut c = name.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
+/// `requestParameters`: the call's parameters with camelCase names, minus
+/// secrets and signing parameters (null when nothing is left).
+struct RequestParameters<'a>(&'a Params);
+
+impl RequestParameters<'_> {
+    fn recorded(&self) -> impl Iterator<Item = (usize, &str, &str)> {
+        let pairs = self.0.pairs();
+        pairs.iter().enumerate().filter_map(move |(i, (k, v))| {
+            let secret = SECRET_PARAMS.contains(&k.as_str()) || k.starts_with("X-Amz-");
+            // A repeated name is recorded once, with its first value.
+            let repeated = pairs.iter().take(i).any(|(seen, _)| seen == k);
+            (!secret && !repeated).then_some((i, k.as_str(), v.as_str()))
+        })
+    }
 }
 
-fn request_parameters(params: &Params) -> Value {
-    let mut map = Map::new();
-    for (k, v) in params.pairs() {
-        if SECRET_PARAMS.contains(&k.as_str()) || k.starts_with("X-Amz-") {
-            continue;
+impl Serialize for RequestParameters<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.recorded().next().is_none() {
+            return s.serialize_none();
         }
-        map.insert(camel(k), Value::String(v.clone()));
-    }
-    if map.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(map)
+        let mut map = s.serialize_map(None)?;
+        for (_, k, v) in self.recorded() {
+            let mut c = k.chars();
+            let camel: String = c
+                .next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default();
+            map.serialize_entry(&camel, v)?;
+        }
+        map.end()
     }
 }
 
-/// The text of the first `<tag>` of our own XML.
-fn tag<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml.get(start..)?.find(&format!("</{tag}>"))?;
-    xml.get(start..start + end)
+/// The texts of the first `<name>` element of each of `names` in our own
+/// XML, found in one pass (element text never holds `<`: it is escaped).
+fn tags<'a, const N: usize>(xml: &'a str, names: [&str; N]) -> [Option<&'a str>; N] {
+    let mut found = [None; N];
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        rest = rest.get(open + 1..).unwrap_or_default();
+        let Some(close) = rest.find('>') else { break };
+        let name = rest.get(..close).unwrap_or_default();
+        rest = rest.get(close + 1..).unwrap_or_default();
+        if let Some(slot @ None) = names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| found.get_mut(i))
+        {
+            *slot = rest.find('<').and_then(|end| rest.get(..end));
+        }
+    }
+    found
 }
 
-fn role_from_arn(arn: &str) -> Option<(String, String)> {
+fn role_from_arn(arn: &str) -> Option<(&str, &str)> {
     let rest = arn.strip_prefix("arn:aws:iam::")?;
     let (account, path) = rest.split_once(":role/")?;
-    Some((account.to_string(), path.rsplit('/').next()?.to_string()))
+    Some((account, path.rsplit('/').next()?))
 }
 
 fn is_read_only(action: &str) -> bool {
@@ -198,192 +224,361 @@ fn is_read_only(action: &str) -> bool {
     .any(|p| action.starts_with(p))
 }
 
+/// A CloudTrail record, fields in CloudTrail's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    event_version: &'static str,
+    user_identity: Identity<'a>,
+    event_time: String,
+    event_source: &'a str,
+    event_name: &'a str,
+    aws_region: &'static str,
+    #[serde(rename = "sourceIPAddress")]
+    source_ip_address: &'a str,
+    user_agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+    request_parameters: RequestParameters<'a>,
+    response_elements: Option<Issued<'a>>,
+    #[serde(rename = "requestID")]
+    request_id: &'a str,
+    #[serde(rename = "eventID")]
+    event_id: &'a str,
+    read_only: bool,
+    resources: Vec<Resource<'a>>,
+    event_type: &'static str,
+    management_event: bool,
+    recipient_account_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+enum Identity<'a> {
+    WebIdentityUser {
+        principal_id: String,
+        user_name: &'a str,
+        identity_provider: &'a str,
+    },
+    AssumedRole {
+        principal_id: String,
+        arn: String,
+        account_id: &'a str,
+        access_key_id: &'a str,
+        session_context: SessionContext<'a>,
+    },
+    Root {
+        principal_id: &'a str,
+        arn: String,
+        account_id: &'a str,
+        access_key_id: &'a str,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionContext<'a> {
+    session_issuer: SessionIssuer<'a>,
+    attributes: SessionAttributes,
+    source_identity: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionIssuer<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    principal_id: &'a str,
+    arn: &'a str,
+    account_id: &'a str,
+    user_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionAttributes {
+    creation_date: String,
+    mfa_authenticated: &'static str,
+}
+
+#[derive(Serialize)]
+struct Resource<'a> {
+    #[serde(rename = "ARN")]
+    arn: std::borrow::Cow<'a, str>,
+    #[serde(rename = "accountId")]
+    account_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `responseElements` of a call that issued credentials: the key id and
+/// expiry, never the secret or the session token.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Issued<'a> {
+    credentials: IssuedCredentials<'a>,
+    assumed_role_user: AssumedRoleUser<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject_from_web_identity_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audience: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IssuedCredentials<'a> {
+    access_key_id: &'a str,
+    expiration: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AssumedRoleUser<'a> {
+    assumed_role_id: Option<&'a str>,
+    arn: Option<&'a str>,
+}
+
+fn issued(xml: &str) -> Option<Issued<'_>> {
+    let [key, expiration, role_id, arn, subject, audience, provider] = tags(
+        xml,
+        [
+            "AccessKeyId",
+            "Expiration",
+            "AssumedRoleId",
+            "Arn",
+            "SubjectFromWebIdentityToken",
+            "Audience",
+            "Provider",
+        ],
+    );
+    Some(Issued {
+        credentials: IssuedCredentials {
+            access_key_id: key?,
+            expiration: expiration?,
+        },
+        assumed_role_user: AssumedRoleUser {
+            assumed_role_id: role_id,
+            arn,
+        },
+        subject_from_web_identity_token: subject,
+        audience,
+        provider,
+    })
+}
+
 /// Builds the CloudTrail record of a call.
 pub(crate) fn event(c: &Call<'_>) -> AuditEvent {
-    let role_arn = c.params.get("RoleArn").map(str::to_string);
-    let role = role_arn.as_deref().and_then(role_from_arn);
-    let (identity, account, username, caller_key) = match c.caller {
-        Some(caller) => identity_of(caller),
-        None => {
-            // Unsigned AssumeRoleWithWebIdentity: the identity is the token's.
-            let claims = c
-                .params
-                .get("WebIdentityToken")
-                .and_then(|t| oidc::Unverified::parse(t.trim()).ok())
-                .map(|t| t.claims);
-            let account = role.as_ref().map(|(a, _)| a.clone()).unwrap_or_default();
-            let provider = claims
-                .as_ref()
-                .and_then(|cl| crate::iam::provider_key(&cl.iss).ok())
-                .map(|k| format!("arn:aws:iam::{account}:oidc-provider/{k}"))
-                .unwrap_or_default();
+    let role_arn = c.params.get("RoleArn");
+    let role = role_arn.and_then(role_from_arn);
+    // The token's claims, read (not trusted) for an unsigned web-identity call.
+    let claims = match c.caller {
+        Some(_) => None,
+        None => c
+            .params
+            .get("WebIdentityToken")
+            .and_then(|t| oidc::Unverified::parse(t.trim()).ok())
+            .map(|t| t.claims),
+    };
+    let caller_account = c.caller.map(|caller| match &caller.session {
+        Some(s) => s.account.as_str(),
+        None => caller.account.as_str(),
+    });
+    // STS events belong to the role's account, IAM events to the caller's.
+    let account = match (role, c.service) {
+        (Some((a, _)), "sts") => a,
+        _ => caller_account.or(role.map(|(a, _)| a)).unwrap_or_default(),
+    };
+    let username = match (role, c.caller) {
+        (Some((_, name)), _) if c.action.starts_with("AssumeRole") => name,
+        (_, Some(caller)) => match &caller.session {
+            Some(s) => s.role_name.as_str(),
+            None => "root",
+        },
+        (Some((_, name)), None) => name,
+        (None, None) => "",
+    };
+    let provider = claims
+        .as_ref()
+        .and_then(|cl| crate::iam::provider_key(&cl.iss).ok())
+        .map(|k| format!("arn:aws:iam::{account}:oidc-provider/{k}"))
+        .unwrap_or_default();
+    let user_identity = match (c.caller, &claims) {
+        (Some(caller), _) => match &caller.session {
+            Some(s) => Identity::AssumedRole {
+                principal_id: s.assumed_role_id(),
+                arn: s.arn(),
+                account_id: &s.account,
+                access_key_id: &s.access_key,
+                session_context: SessionContext {
+                    session_issuer: SessionIssuer {
+                        kind: "Role",
+                        principal_id: &s.role_id,
+                        arn: &s.role_arn,
+                        account_id: &s.account,
+                        user_name: &s.role_name,
+                    },
+                    attributes: SessionAttributes {
+                        creation_date: iso8601(s.issued),
+                        mfa_authenticated: "false",
+                    },
+                    source_identity: s.source_identity.as_deref(),
+                },
+            },
+            None => Identity::Root {
+                principal_id: &caller.account,
+                arn: caller.arn(),
+                account_id: &caller.account,
+                access_key_id: &caller.access_key,
+            },
+        },
+        (None, claims) => {
             let (aud, sub) = claims
                 .as_ref()
-                .map(|cl| (cl.aud.first().cloned().unwrap_or_default(), cl.sub.clone()))
+                .map(|cl| {
+                    (
+                        cl.aud.first().map(String::as_str).unwrap_or_default(),
+                        cl.sub.as_str(),
+                    )
+                })
                 .unwrap_or_default();
-            let identity = json!({
-                "type": "WebIdentityUser",
-                "principalId": format!("{provider}:{aud}:{sub}"),
-                "userName": sub,
-                "identityProvider": provider,
-            });
-            let username = role.as_ref().map(|(_, n)| n.clone()).unwrap_or_default();
-            (identity, account, username, String::new())
-        }
-    };
-    // STS events belong to the role's account, IAM events to the caller's.
-    let account = match (&role, c.service) {
-        (Some((a, _)), "sts") => a.clone(),
-        _ => account,
-    };
-    let username = match (&role, c.action) {
-        (Some((_, name)), a) if a.starts_with("AssumeRole") => name.clone(),
-        _ => username,
-    };
-    let mut resources = Vec::new();
-    if let Some(arn) = &role_arn {
-        resources.push(json!({"ARN": arn, "accountId": account, "type": "AWS::IAM::Role"}));
-    } else if let Some(name) = c.params.get("RoleName") {
-        resources.push(json!({"ARN": format!("arn:aws:iam::{account}:role/{name}"), "accountId": account, "type": "AWS::IAM::Role"}));
-    }
-    if let Some(arn) = c.params.get("PolicyArn") {
-        resources.push(json!({"ARN": arn, "accountId": account, "type": "AWS::IAM::Policy"}));
-    }
-    if let Some(arn) = c.params.get("OpenIDConnectProviderArn") {
-        resources.push(json!({"ARN": arn, "accountId": account, "type": "AWS::IAM::OIDCProvider"}));
-    }
-    let mut access_key = caller_key;
-    let mut record = json!({
-        "eventVersion": "1.08",
-        "userIdentity": identity,
-        "eventTime": iso8601(c.now),
-        "eventSource": format!("{}.amazonaws.com", c.service),
-        "eventName": c.action,
-        "awsRegion": "us-east-1",
-        "sourceIPAddress": c.origin.source_ip.clone().unwrap_or_default(),
-        "userAgent": c.origin.user_agent.clone().unwrap_or_default(),
-        "requestParameters": request_parameters(c.params),
-        "responseElements": Value::Null,
-        "requestID": c.request_id,
-        "eventID": oidc::uuid_v4(),
-        "readOnly": is_read_only(c.action),
-        "resources": resources,
-        "eventType": "AwsApiCall",
-        "managementEvent": true,
-        "recipientAccountId": account,
-    });
-    match c.outcome {
-        Ok(xml) => {
-            if let (Some(key), Some(exp)) = (tag(xml, "AccessKeyId"), tag(xml, "Expiration")) {
-                // Issued credentials: the key id and expiry, never the secret or token.
-                access_key = key.to_string();
-                let mut elements = json!({
-                    "credentials": {"accessKeyId": key, "expiration": exp},
-                    "assumedRoleUser": {
-                        "assumedRoleId": tag(xml, "AssumedRoleId"),
-                        "arn": tag(xml, "Arn"),
-                    },
-                });
-                for (name, field) in [
-                    ("SubjectFromWebIdentityToken", "subjectFromWebIdentityToken"),
-                    ("Audience", "audience"),
-                    ("Provider", "provider"),
-                ] {
-                    if let (Some(v), Some(map)) = (tag(xml, name), elements.as_object_mut()) {
-                        map.insert(field.into(), Value::String(v.to_string()));
-                    }
-                }
-                set(&mut record, "responseElements", elements);
+            Identity::WebIdentityUser {
+                principal_id: format!("{provider}:{aud}:{sub}"),
+                user_name: sub,
+                identity_provider: &provider,
             }
         }
-        Err(e) => {
-            set(
-                &mut record,
-                "errorCode",
-                Value::String(e.code().to_string()),
-            );
-            set(
-                &mut record,
-                "errorMessage",
-                Value::String(e.message().to_string()),
-            );
+    };
+    let mut resources = Vec::new();
+    if let Some(arn) = role_arn {
+        resources.push(Resource {
+            arn: arn.into(),
+            account_id: account,
+            kind: "AWS::IAM::Role",
+        });
+    } else if let Some(name) = c.params.get("RoleName") {
+        resources.push(Resource {
+            arn: format!("arn:aws:iam::{account}:role/{name}").into(),
+            account_id: account,
+            kind: "AWS::IAM::Role",
+        });
+    }
+    for (param, kind) in [
+        ("PolicyArn", "AWS::IAM::Policy"),
+        ("OpenIDConnectProviderArn", "AWS::IAM::OIDCProvider"),
+    ] {
+        if let Some(arn) = c.params.get(param) {
+            resources.push(Resource {
+                arn: arn.into(),
+                account_id: account,
+                kind,
+            });
         }
     }
-    let first = resources_first(&record);
+    let response_elements = c.outcome.ok().and_then(issued);
+    let access_key_id = match (&response_elements, c.caller) {
+        (Some(issued), _) => issued.credentials.access_key_id,
+        (None, Some(caller)) => match &caller.session {
+            Some(s) => s.access_key.as_str(),
+            None => caller.access_key.as_str(),
+        },
+        (None, None) => "",
+    };
+    let error = c.outcome.err();
+    let event_id = oidc::uuid_v7(u64::try_from(c.now).unwrap_or_default() * 1000);
+    let source = format!("{}.amazonaws.com", c.service);
+    let first = resources.first();
+    let (resource_type, resource_name) = first
+        .map(|r| (r.kind.to_string(), r.arn.to_string()))
+        .unwrap_or_default();
+    let record = Record {
+        event_version: "1.08",
+        user_identity,
+        event_time: iso8601(c.now),
+        event_source: &source,
+        event_name: c.action,
+        aws_region: "us-east-1",
+        source_ip_address: c.origin.source_ip.as_deref().unwrap_or_default(),
+        user_agent: c.origin.user_agent.as_deref().unwrap_or_default(),
+        error_code: error.map(ApiError::code),
+        error_message: error.map(ApiError::message),
+        request_parameters: RequestParameters(c.params),
+        response_elements,
+        request_id: c.request_id,
+        event_id: &event_id,
+        read_only: is_read_only(c.action),
+        resources,
+        event_type: "AwsApiCall",
+        management_event: true,
+        recipient_account_id: account,
+    };
     AuditEvent {
-        id: record
-            .get("eventID")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        account,
+        record: serde_json::to_string(&record).unwrap_or_default(),
+        account: account.to_string(),
         time_ms: c.now * 1000,
         name: c.action.to_string(),
-        source: format!("{}.amazonaws.com", c.service),
-        username,
-        access_key_id: access_key,
-        read_only: is_read_only(c.action),
-        error_code: c
-            .outcome
-            .err()
-            .map(|e| e.code().to_string())
-            .unwrap_or_default(),
-        resource_type: first.0,
-        resource_name: first.1,
-        record: record.to_string(),
+        username: username.to_string(),
+        access_key_id: access_key_id.to_string(),
+        read_only: record.read_only,
+        error_code: error.map(|e| e.code().to_string()).unwrap_or_default(),
+        resource_type,
+        resource_name,
+        source,
+        id: event_id,
         seq: 0,
     }
 }
 
 /// Sets a member of a JSON object (a no-op on other values).
-pub(crate) fn set(object: &mut Value, key: &str, value: Value) {
+pub(crate) fn set(object: &mut serde_json::Value, key: &str, value: serde_json::Value) {
     if let Some(map) = object.as_object_mut() {
         map.insert(key.to_string(), value);
     }
 }
 
-fn resources_first(record: &Value) -> (String, String) {
-    let r = record["resources"].get(0);
-    (
-        r.and_then(|r| r["type"].as_str())
-            .unwrap_or_default()
-            .to_string(),
-        r.and_then(|r| r["ARN"].as_str())
-            .unwrap_or_default()
-            .to_string(),
-    )
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn identity_of(caller: &Caller) -> (Value, String, String, String) {
-    match &caller.session {
-        Some(s) => (
-            json!({
-                "type": "AssumedRole",
-                "principalId": s.assumed_role_id(),
-                "arn": s.arn(),
-                "accountId": s.account,
-                "accessKeyId": s.access_key,
-                "sessionContext": {
-                    "sessionIssuer": {"type": "Role", "principalId": s.role_id, "arn": s.role_arn, "accountId": s.account, "userName": s.role_name},
-                    "attributes": {"creationDate": iso8601(s.issued), "mfaAuthenticated": "false"},
-                    "sourceIdentity": s.source_identity,
-                },
-            }),
-            s.account.clone(),
-            s.role_name.clone(),
-            s.access_key.clone(),
-        ),
-        None => (
-            json!({
-                "type": "Root",
-                "principalId": caller.account,
-                "arn": caller.arn(),
-                "accountId": caller.account,
-                "accessKeyId": caller.access_key,
-            }),
-            caller.account.clone(),
-            "root".to_string(),
-            caller.access_key.clone(),
-        ),
+    #[test]
+    fn tags_finds_the_first_of_each_in_one_pass() {
+        let xml = "<R><Credentials><AccessKeyId>ASIA1</AccessKeyId><Expiration>2026</Expiration>\
+                   </Credentials><Arn>a1</Arn><Arn>a2</Arn><Empty></Empty></R>";
+        assert_eq!(
+            tags(
+                xml,
+                ["Arn", "AccessKeyId", "Missing", "Empty", "Expiration"]
+            ),
+            [Some("a1"), Some("ASIA1"), None, Some(""), Some("2026")]
+        );
+        assert_eq!(tags("", ["A"]), [None]);
+        assert_eq!(tags("<A>unterminated", ["A"]), [None]);
+        assert_eq!(tags("<A", ["A"]), [None]);
+        assert!(issued(xml).is_some());
+        assert!(
+            issued("<Arn>x</Arn>").is_none(),
+            "no credentials, no responseElements"
+        );
+    }
+
+    #[test]
+    fn request_parameters_drop_secrets_and_repeats() {
+        let params = Params::parse(
+            b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=eyJ.secret.sig\
+             &RoleArn=arn&RoleSessionName=s&X-Amz-Signature=abc&RoleArn=second",
+        );
+        let json = serde_json::to_value(RequestParameters(&params)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"roleArn": "arn", "roleSessionName": "s"})
+        );
+        let only_secrets = Params::parse(b"Action=GetCallerIdentity&Version=2011-06-15");
+        assert_eq!(
+            serde_json::to_value(RequestParameters(&only_secrets)).unwrap(),
+            serde_json::Value::Null
+        );
     }
 }

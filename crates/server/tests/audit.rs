@@ -183,7 +183,7 @@ async fn the_tutorial_flow_is_in_the_trail_without_secrets() {
     for secret in secrets {
         assert!(!log.contains(secret));
         assert!(all.iter().all(|e| !e.record.contains(secret)));
-        for f in ["irsa.db", "irsa.db-wal"] {
+        for f in ["irsa.db", "irsa.db-wal", "audit.db", "audit.db-wal"] {
             let bytes = std::fs::read(s.dir.path().join(f)).unwrap_or_default();
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),

@@ -389,6 +389,7 @@ pub trait Store: Send + Sync {
     fn recent_events(&self, limit: usize, failed_only: bool) -> Result<Vec<AuditEvent>>;
     /// Events of every account after `seq`, oldest first (for tailing).
     fn events_after(&self, seq: i64, limit: usize) -> Result<Vec<AuditEvent>>;
-    /// Deletes at most `limit` events older than `before_ms`; returns how many.
+    /// Deletes events older than `before_ms` among the `limit` oldest (by
+    /// append order); returns how many.
     fn delete_events_before(&self, before_ms: i64, limit: usize) -> Result<usize>;
 }

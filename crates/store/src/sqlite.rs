@@ -1,5 +1,11 @@
-//! The SQLite backend: one file in the data dir, WAL journal, migrations
-//! numbered by `PRAGMA user_version`.
+//! The SQLite backend: `irsa.db` in the data dir for IAM and clusters, and
+//! `audit.db` beside it (attached as `audit`) for the audit trail, both WAL
+//! journals, migrations numbered by each file's `PRAGMA user_version`.
+//!
+//! The trail has a file of its own so that its commits — one every few
+//! hundred microseconds under load — leave the pages other connections have
+//! cached from `irsa.db` valid: SQLite invalidates a connection's cache of a
+//! file whenever another connection commits to that file.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -124,7 +130,33 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_by_account_time ON audit_events (account, time_ms);
     CREATE INDEX audit_by_time ON audit_events (time_ms);",
+    // 4: the audit trail moves to `audit.db` (created by AUDIT_MIGRATIONS).
+    "INSERT OR IGNORE INTO audit.audit_events (seq, id, account, time_ms, name, source, username,
+        access_key_id, read_only, error_code, resource_type, resource_name, record)
+     SELECT seq, id, account, time_ms, name, source, username, access_key_id, read_only,
+        error_code, resource_type, resource_name, record FROM main.audit_events ORDER BY seq;
+    DROP TABLE main.audit_events;",
 ];
+
+/// Migrations of `audit.db`. No index on time alone: retention deletes the
+/// oldest events by `seq` (events are appended in time order), and every
+/// index is one more B-tree each commit writes.
+const AUDIT_MIGRATIONS: &[&str] = &["CREATE TABLE audit.audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        username TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        read_only INTEGER NOT NULL,
+        error_code TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_name TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX audit.audit_by_account_time ON audit_events (account, time_ms);"];
 
 /// A SQLite file store.
 pub struct SqliteStore {
@@ -202,47 +234,55 @@ fn affected(n: usize) -> Result<()> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) `DIR/irsa.db`, sealing secrets with `key`.
+    /// Opens (creating if needed) `DIR/irsa.db` and `DIR/audit.db`, sealing
+    /// secrets with `key`.
     pub fn open(dir: &Path, key: MasterKey) -> Result<SqliteStore> {
         let path = dir.join("irsa.db");
+        let audit = dir.join("audit.db");
         let conn = Connection::open(&path).map_err(backend)?;
+        conn.execute("ATTACH DATABASE ?1 AS audit", [audit.to_string_lossy()])
+            .map_err(backend)?;
         // Only the owner reads the store (its journal files take the same mode).
         #[cfg(unix)]
-        {
+        for file in [&path, &audit] {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| StoreError::Backend(format!("`{}`: {e}", path.display())))?;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| StoreError::Backend(format!("`{}`: {e}", file.display())))?;
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA main.journal_mode = WAL; PRAGMA main.synchronous = FULL;
+             PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = FULL;
+             PRAGMA foreign_keys = ON;",
         )
         .map_err(backend)?;
         let store = SqliteStore {
             conn: Mutex::new(conn),
             key,
         };
-        store.migrate()?;
+        store.migrate("audit", AUDIT_MIGRATIONS)?;
+        store.migrate("main", MIGRATIONS)?;
         Ok(store)
     }
 
-    fn migrate(&self) -> Result<()> {
+    /// Brings database `schema` (`main` or `audit`) up to date.
+    fn migrate(&self, schema: &str, migrations: &[&str]) -> Result<()> {
         let mut conn = self.lock()?;
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
         let version: usize = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .query_row(&format!("PRAGMA {schema}.user_version"), [], |r| r.get(0))
             .map_err(backend)?;
-        if version > MIGRATIONS.len() {
+        if version > migrations.len() {
             return Err(StoreError::Backend(format!(
-                "the database has schema version {version}, newer than this irsa knows ({}); use a newer irsa",
-                MIGRATIONS.len()
+                "the {schema} database has schema version {version}, newer than this irsa knows ({}); use a newer irsa",
+                migrations.len()
             )));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        for (i, sql) in migrations.iter().enumerate().skip(version) {
             tx.execute_batch(sql).map_err(backend)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            tx.execute_batch(&format!("PRAGMA {schema}.user_version = {}", i + 1))
                 .map_err(backend)?;
         }
         tx.commit().map_err(backend)
@@ -921,7 +961,8 @@ impl Store for SqliteStore {
         self.lock()?
             .execute(
                 "DELETE FROM audit_events WHERE seq IN
-                 (SELECT seq FROM audit_events WHERE time_ms < ?1 ORDER BY time_ms LIMIT ?2)",
+                 (SELECT seq FROM (SELECT seq, time_ms FROM audit_events ORDER BY seq LIMIT ?2)
+                  WHERE time_ms < ?1)",
                 params![before_ms, limit],
             )
             .map_err(backend)
@@ -1265,6 +1306,89 @@ mod tests {
             4,
             "a failed batch writes nothing"
         );
+    }
+
+    #[test]
+    fn schema_3_events_move_to_audit_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("irsa.db")).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO audit_events (id, account, time_ms, name, source, username, access_key_id,
+               read_only, error_code, resource_type, resource_name, record)
+             VALUES ('old-1', 'a', 5000, 'GetRole', 'iam.amazonaws.com', 'root', 'AKIA', 1, '', '', '', '{}')",
+        )
+        .unwrap();
+        drop(conn);
+        let s = open(dir.path());
+        let found = s
+            .lookup_events("a", &AuditFilter::All, 0, i64::MAX, None, 10)
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].id, "old-1");
+        let main_tables: i64 = s
+            .lock()
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM main.sqlite_master WHERE name = 'audit_events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(main_tables, 0, "the table left irsa.db");
+        drop(s);
+        // Opening again changes nothing.
+        let s = open(dir.path());
+        assert_eq!(
+            s.lookup_events("a", &AuditFilter::All, 0, i64::MAX, None, 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn retention_deletes_only_among_the_oldest() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        let ev = |i: i64, time_ms: i64| AuditEvent {
+            id: format!("id-{i}"),
+            account: "a".into(),
+            time_ms,
+            name: "GetRole".into(),
+            source: "iam.amazonaws.com".into(),
+            username: "root".into(),
+            access_key_id: String::new(),
+            read_only: true,
+            error_code: String::new(),
+            resource_type: String::new(),
+            resource_name: String::new(),
+            record: "{}".into(),
+            seq: 0,
+        };
+        // Appended in time order, with one out-of-order second (two requests
+        // whose batches interleave).
+        let times = [1_000, 2_000, 1_000, 3_000, 9_000, 10_000];
+        let events: Vec<AuditEvent> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ev(i as i64, *t))
+            .collect();
+        s.append_events(&events).unwrap();
+        assert_eq!(s.delete_events_before(2_500, 2).unwrap(), 2);
+        assert_eq!(s.delete_events_before(2_500, 2).unwrap(), 1);
+        assert_eq!(
+            s.delete_events_before(2_500, 2).unwrap(),
+            0,
+            "id-3 is newer"
+        );
+        let left = s
+            .lookup_events("a", &AuditFilter::All, 0, i64::MAX, None, 10)
+            .unwrap();
+        assert_eq!(left.len(), 3);
     }
 
     #[test]
