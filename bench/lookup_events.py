@@ -47,7 +47,7 @@ def main():
 
     now_ms = int(time.time() * 1000)
     span = 89 * 86_400_000
-    db = sqlite3.connect(os.path.join(data, "irsa.db"))
+    db = sqlite3.connect(os.path.join(data, "audit.db"))
     started = time.time()
     rows = []
     for i in range(args.events):
