@@ -58,6 +58,9 @@ enum Command {
     /// Check and evaluate IAM policy documents offline.
     #[command(subcommand)]
     Policy(cmd::policy::PolicyCommand),
+    /// Run the pod identity admission webhook (a drop-in for
+    /// amazon-eks-pod-identity-webhook), or try it on a pod file with `mutate`.
+    Webhook(Box<cmd::webhook::WebhookCommand>),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Doctor(a) => cmd::doctor::doctor(a),
         Command::Audit(c) => cmd::audit::audit(c),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Webhook(c) => cmd::webhook::webhook(*c),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,158 @@
+//! ServiceAccounts (and the ConfigMap) from the Kubernetes API with kube-rs:
+//! a metadata-only list+watch of ServiceAccounts (the API server sends
+//! `PartialObjectMetadata`, not whole objects), and a GET of a single
+//! ServiceAccount when a pod names one the cache has not seen yet.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
+use kube::api::{Api, ObjectMeta, PartialObjectMeta};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+
+use crate::annotations::AccountConfig;
+use crate::cache::{Account, Cache};
+
+/// The ConfigMap ConfigMap mode reads, as upstream.
+pub const CONFIG_MAP: &str = "pod-identity-webhook";
+
+/// A client from `--kubeconfig`, else in-cluster or the default kubeconfig.
+pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("--kubeconfig `{}`: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("--kubeconfig `{}`: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no Kubernetes API configuration: {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
+}
+
+fn account(meta: &ObjectMeta, prefix: &str) -> Option<(String, String, Account)> {
+    let annotations = meta
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    Some((
+        meta.namespace.clone()?,
+        meta.name.clone()?,
+        Account {
+            resource_version: meta.resource_version.as_deref().unwrap_or_default().into(),
+            config: Arc::new(AccountConfig::from_annotations(prefix, annotations)),
+        },
+    ))
+}
+
+/// Lists and watches every ServiceAccount into `cache`, forever (with the
+/// watcher's backoff on errors; a relist replaces the cache when complete).
+pub async fn watch_service_accounts(
+    client: kube::Client,
+    cache: Arc<Cache>,
+    prefix: String,
+    metrics: Arc<crate::metrics::Metrics>,
+) {
+    let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures_util::pin_mut!(stream);
+    let mut listing: Vec<(String, String, Account)> = Vec::new();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init) => listing.clear(),
+            Ok(Event::InitApply(o)) => listing.extend(account(&o.metadata, &prefix)),
+            Ok(Event::InitDone) => {
+                let n = listing.len();
+                cache.replace_all(std::mem::take(&mut listing));
+                tracing::info!(service_accounts = n, "ServiceAccount cache synced");
+            }
+            Ok(Event::Apply(o)) => {
+                if let Some((ns, name, a)) = account(&o.metadata, &prefix) {
+                    cache.upsert(&ns, &name, a);
+                }
+            }
+            Ok(Event::Delete(o)) => {
+                if let (Some(ns), Some(name)) = (&o.metadata.namespace, &o.metadata.name) {
+                    cache.remove(ns, name);
+                }
+            }
+            Err(e) => {
+                metrics.watch_error();
+                tracing::warn!(error = %e, "ServiceAccount watch");
+            }
+        }
+    }
+}
+
+/// Why a ServiceAccount could not be fetched.
+#[derive(Debug)]
+pub enum FetchError {
+    /// No answer within the wait.
+    Timeout,
+    /// The API answered with an error.
+    Api(String),
+}
+
+/// GETs one ServiceAccount (metadata only) within `wait`; `Ok(None)` when
+/// it does not exist. A found one is cached.
+pub async fn fetch(
+    client: &kube::Client,
+    cache: &Cache,
+    namespace: &str,
+    name: &str,
+    prefix: &str,
+    wait: Duration,
+) -> Result<Option<Arc<AccountConfig>>, FetchError> {
+    let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    let found = tokio::time::timeout(wait, api.get_metadata_opt(name))
+        .await
+        .map_err(|_| FetchError::Timeout)?
+        .map_err(|e| FetchError::Api(e.to_string()))?;
+    let Some(meta) = found else { return Ok(None) };
+    let Some((ns, n, a)) = account(&meta.metadata, prefix) else {
+        return Err(FetchError::Api(
+            "the ServiceAccount has no name or namespace".into(),
+        ));
+    };
+    let config = a.config.clone();
+    cache.upsert(&ns, &n, a);
+    Ok(Some(config))
+}
+
+/// Watches ConfigMap `pod-identity-webhook` in `namespace` (ConfigMap
+/// mode): its `data.config` roles replace the cache's on every change; a
+/// deleted ConfigMap means none.
+pub async fn watch_config_map(client: kube::Client, namespace: String, cache: Arc<Cache>) {
+    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
+    let stream = watcher::watcher(api, config).default_backoff();
+    futures_util::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        let apply = |cm: &ConfigMap| {
+            let text = cm
+                .data
+                .as_ref()
+                .and_then(|d| d.get("config"))
+                .map_or("{}", String::as_str);
+            match crate::sources::parse_config_map(text) {
+                Ok(roles) => cache.set_config_map(roles),
+                Err(e) => {
+                    tracing::error!(error = %e, "ConfigMap {namespace}/{CONFIG_MAP}: keeping the previous roles")
+                }
+            }
+        };
+        match event {
+            Ok(Event::Apply(cm) | Event::InitApply(cm)) => apply(&cm),
+            Ok(Event::Delete(_)) => cache.set_config_map(Default::default()),
+            Ok(Event::Init | Event::InitDone) => {}
+            Err(e) => tracing::warn!(error = %e, "ConfigMap watch"),
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! AdmissionReview in and out (`admission.k8s.io/v1` and `v1beta1`), with
+//! the request's apiVersion and kind echoed back as the API server requires.
+//!
+//! Reference: <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/#response>
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+/// The versions of AdmissionReview the webhook answers.
+pub const VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
+
+/// A pod creation to decide on.
+#[derive(Debug)]
+pub struct PodRequest {
+    /// The review's `apiVersion`, echoed back.
+    pub api_version: String,
+    /// `request.uid`, echoed back.
+    pub uid: String,
+    /// `request.namespace` (a new pod's own namespace may be empty).
+    pub namespace: String,
+    /// The pod's ServiceAccount (`default` when unset).
+    pub service_account: String,
+    /// The pod object, as sent.
+    pub pod: Value,
+}
+
+/// What to do with a review.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A pod being created: decide and maybe patch.
+    Pod(PodRequest),
+    /// A valid review this webhook does not act on (another kind, another
+    /// operation): allow it unchanged, saying why.
+    Ignore {
+        /// The review's `apiVersion`.
+        api_version: String,
+        /// `request.uid`.
+        uid: String,
+        /// Why it is left alone.
+        warning: String,
+    },
+}
+
+/// A review that cannot be answered as one: HTTP status and message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rejected {
+    /// 400 (malformed), 415 (wrong media type).
+    pub status: u16,
+    /// The uid, when the review got that far.
+    pub uid: String,
+    /// What is wrong, precisely.
+    pub message: String,
+}
+
+fn rejected(status: u16, uid: &str, message: impl Into<String>) -> Rejected {
+    Rejected {
+        status,
+        uid: uid.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Reads a review from an HTTP body.
+pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected> {
+    let media = content_type
+        .and_then(|c| c.split(';').next())
+        .map(|c| c.trim().to_ascii_lowercase());
+    if media.as_deref() != Some("application/json") {
+        return Err(rejected(
+            415,
+            "",
+            format!(
+                "Content-Type must be application/json, got {}",
+                content_type.map_or("none".to_string(), |c| format!("`{c}`"))
+            ),
+        ));
+    }
+    let review: Value = serde_json::from_slice(body)
+        .map_err(|e| rejected(400, "", format!("the body is not JSON: {e}")))?;
+    let api_version = review
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if !VERSIONS.contains(&api_version)
+        || review.get("kind").and_then(Value::as_str) != Some("AdmissionReview")
+    {
+        return Err(rejected(
+            400,
+            "",
+            format!(
+                "expected an AdmissionReview of {} or {}, got apiVersion `{api_version}` kind `{}`",
+                VERSIONS[0],
+                VERSIONS[1],
+                review
+                    .get("kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            ),
+        ));
+    }
+    let Some(request) = review.get("request").filter(|r| r.is_object()) else {
+        return Err(rejected(400, "", "the AdmissionReview has no request"));
+    };
+    let uid = request
+        .get("uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if uid.is_empty() {
+        return Err(rejected(400, "", "the AdmissionReview request has no uid"));
+    }
+    let kind = request
+        .pointer("/kind/kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let group = request
+        .pointer("/kind/group")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ignore = |warning: String| {
+        Ok(Parsed::Ignore {
+            api_version: api_version.to_string(),
+            uid: uid.to_string(),
+            warning,
+        })
+    };
+    if kind != "Pod" || !group.is_empty() {
+        return ignore(format!(
+            "irsa webhook mutates only Pods; a {}{kind} is left unchanged",
+            if group.is_empty() {
+                String::new()
+            } else {
+                format!("{group}/")
+            }
+        ));
+    }
+    let operation = request
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or("CREATE");
+    if operation != "CREATE" {
+        return ignore(format!(
+            "irsa webhook mutates Pods on CREATE only, not {operation}"
+        ));
+    }
+    let Some(pod) = request.get("object").filter(|o| o.is_object()) else {
+        return Err(rejected(
+            400,
+            uid,
+            "the AdmissionReview request has no object",
+        ));
+    };
+    if pod
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k != "Pod")
+    {
+        return Err(rejected(
+            400,
+            uid,
+            "request.kind is Pod but the object is not",
+        ));
+    }
+    if pod.get("spec").is_some_and(|s| !s.is_object()) {
+        return Err(rejected(400, uid, "the pod's spec is not an object"));
+    }
+    let namespace = request
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .or_else(|| pod.pointer("/metadata/namespace").and_then(Value::as_str))
+        .unwrap_or_default();
+    let service_account = ["/spec/serviceAccountName", "/spec/serviceAccount"]
+        .iter()
+        .find_map(|p| {
+            pod.pointer(p)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or("default");
+    Ok(Parsed::Pod(PodRequest {
+        api_version: api_version.to_string(),
+        uid: uid.to_string(),
+        namespace: namespace.to_string(),
+        service_account: service_account.to_string(),
+        pod: pod.clone(),
+    }))
+}
+
+/// An allowing answer, with the patch if there is one.
+pub fn allow(api_version: &str, uid: &str, patch: &[Value], warnings: &[String]) -> Value {
+    let mut response = serde_json::Map::new();
+    response.insert("uid".into(), json!(uid));
+    response.insert("allowed".into(), json!(true));
+    if !patch.is_empty() {
+        let bytes = serde_json::to_vec(patch).unwrap_or_default();
+        response.insert("patchType".into(), json!("JSONPatch"));
+        response.insert(
+            "patch".into(),
+            json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        );
+    }
+    if !warnings.is_empty() {
+        response.insert("warnings".into(), json!(warnings));
+    }
+    json!({"apiVersion": api_version, "kind": "AdmissionReview", "response": response})
+}
+
+/// The answer to a review that could not be read: an AdmissionReview
+/// (v1) that says what is wrong.
+pub fn reject(r: &Rejected) -> Value {
+    json!({
+        "apiVersion": VERSIONS[0],
+        "kind": "AdmissionReview",
+        "response": {
+            "uid": r.uid,
+            "allowed": false,
+            "status": {"code": r.status, "message": r.message},
+        },
+    })
+}
