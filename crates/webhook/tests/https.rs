@@ -1,0 +1,463 @@
+//! The webhook over real HTTPS: AdmissionReview v1 and v1beta1 round trips,
+//! bad input, certificate rotation without restart, and the
+//! ServiceAccount/pod race against an API server that answers as
+//! Kubernetes does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use webhook::cache::{Account, Cache};
+use webhook::settings::Settings;
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/s3-app-role";
+
+fn cache_with_role() -> Arc<Cache> {
+    let cache = Arc::new(Cache::default());
+    let accounts = webhook::sources::parse_service_accounts(
+        &format!(
+            "kind: ServiceAccount\nmetadata:\n  name: s3-app\n  namespace: production\n  annotations:\n    eks.amazonaws.com/role-arn: {ROLE}\n"
+        ),
+        "eks.amazonaws.com",
+    )
+    .unwrap();
+    cache.replace_all(accounts);
+    cache
+}
+
+async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let r = client
+        .post(format!("{url}/mutate"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn admission_v1_and_v1beta1_round_trips() {
+    let w = start(Settings::default(), cache_with_role(), None, Duration::ZERO).await;
+    let client = client(&w.cert.0);
+    for version in ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"] {
+        let pod = pod("s3-app");
+        let body =
+            serde_json::to_vec(&review(version, "uid-1", "production", pod.clone())).unwrap();
+        let (status, answer) = post(&client, &w.url, "application/json", body).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            answer["apiVersion"], version,
+            "the request's version is echoed"
+        );
+        assert_eq!(answer["kind"], "AdmissionReview");
+        assert_eq!(answer["response"]["uid"], "uid-1");
+        assert_eq!(answer["response"]["allowed"], true);
+        let got = patched(&pod, &answer);
+        assert_eq!(
+            got["spec"]["containers"][0]["env"][0],
+            json!({"name": "AWS_ROLE_ARN", "value": ROLE})
+        );
+        assert_eq!(got["spec"]["volumes"][0]["name"], "aws-iam-token");
+    }
+    // A pod of another ServiceAccount: allowed, no patch.
+    let body = serde_json::to_vec(&review(
+        "admission.k8s.io/v1",
+        "uid-2",
+        "production",
+        pod("default"),
+    ))
+    .unwrap();
+    let (status, answer) = post(&client, &w.url, "application/json; charset=utf-8", body).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["response"], json!({"uid": "uid-2", "allowed": true}));
+    // HTTP/2 works as well as HTTP/1.1 (the API server may use either).
+    let h2 = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(w.cert.0.as_bytes()).unwrap())
+        .tls_built_in_root_certs(false)
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2.get(format!("{}/healthz", w.url)).send().await.unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.text().await.unwrap(), "ok\n");
+    let metrics = client
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"irsa_webhook_admissions_total{outcome="mutated"} 2"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"irsa_webhook_admissions_total{outcome="unchanged"} 1"#));
+    assert!(metrics.contains(r#"irsa_webhook_mutations_total{method="sts_web_identity"} 2"#));
+    assert!(metrics.contains("irsa_webhook_service_accounts 1"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_answer_and_never_hangs() {
+    let w = start(Settings::default(), cache_with_role(), None, Duration::ZERO).await;
+    let client = client(&w.cert.0);
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("application/json", b"not json".to_vec(), 400, "the body is not JSON"),
+        ("text/plain", b"{}".to_vec(), 415, "Content-Type must be application/json, got `text/plain`"),
+        ("application/json", b"{}".to_vec(), 400, "expected an AdmissionReview"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview"}"#.to_vec(), 400, "expected an AdmissionReview"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(), 400, "has no request"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"}}}"#.to_vec(), 400, "has no uid"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"operation":"CREATE"}}"#.to_vec(), 400, "has no object"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":[]}}}"#.to_vec(), 400, "spec is not an object"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Deployment"}}}"#.to_vec(), 400, "the object is not"),
+    ];
+    for (content_type, body, want_status, want_message) in cases {
+        let shown = String::from_utf8_lossy(&body).to_string();
+        let (status, answer) = post(&client, &w.url, content_type, body).await;
+        assert_eq!(status, want_status, "{shown}");
+        assert_eq!(answer["kind"], "AdmissionReview", "{shown}");
+        assert_eq!(answer["response"]["allowed"], false, "{shown}");
+        let message = answer["response"]["status"]["message"].as_str().unwrap();
+        assert!(message.contains(want_message), "{shown}: {message}");
+    }
+    // Another kind and another operation are left alone, with a warning.
+    let mut deployment = review(
+        "admission.k8s.io/v1",
+        "u-d",
+        "production",
+        json!({"kind": "Deployment"}),
+    );
+    deployment["request"]["kind"] = json!({"group": "apps", "version": "v1", "kind": "Deployment"});
+    let (status, answer) = post(
+        &client,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&deployment).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["response"]["allowed"], true);
+    assert!(answer["response"]["patch"].is_null());
+    assert!(
+        answer["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("apps/Deployment")
+    );
+    let mut update = review("admission.k8s.io/v1", "u-u", "production", pod("s3-app"));
+    update["request"]["operation"] = json!("UPDATE");
+    let (_, answer) = post(
+        &client,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&update).unwrap(),
+    )
+    .await;
+    assert_eq!(answer["response"]["allowed"], true);
+    assert!(answer["response"]["patch"].is_null());
+    // Too large a body: refused, not read to the end.
+    let huge = vec![b' '; webhook::server::MAX_BODY + 1];
+    let r = client
+        .post(format!("{}/mutate", w.url))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    // A client that connects and says nothing is dropped, and others are served meanwhile.
+    let idle = tokio::net::TcpStream::connect(w.url.trim_start_matches("https://"))
+        .await
+        .unwrap();
+    let r = client
+        .get(format!("{}/healthz", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    drop(idle);
+    let metrics = client
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 9"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"irsa_webhook_admissions_total{outcome="ignored"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_is_served_without_restart() {
+    let w = start(Settings::default(), cache_with_role(), None, Duration::ZERO).await;
+    let old = client(&w.cert.0);
+    assert!(old.get(format!("{}/healthz", w.url)).send().await.is_ok());
+    let next = certificate();
+    let new = client(&next.0);
+    assert!(
+        new.get(format!("{}/healthz", w.url)).send().await.is_err(),
+        "not yet rotated"
+    );
+    // A key that does not match the certificate is refused: the old pair stays.
+    std::fs::write(w.dir.path().join("tls.key"), certificate().1).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let fresh_old = client(&w.cert.0);
+    assert!(
+        fresh_old
+            .get(format!("{}/healthz", w.url))
+            .send()
+            .await
+            .is_ok(),
+        "a mismatched pair is not loaded"
+    );
+    write_certificate(w.dir.path(), &next);
+    eventually("the new certificate is served", async || {
+        new.get(format!("{}/healthz", w.url)).send().await.is_ok()
+    })
+    .await;
+    // New connections get the new certificate (pooled ones keep theirs).
+    let fresh_old = client(&w.cert.0);
+    assert!(
+        fresh_old
+            .get(format!("{}/healthz", w.url))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+async fn with_api(wait: Duration) -> (FakeApi, Running) {
+    let api = FakeApi::new();
+    api.listed.lock().unwrap().push(service_account(
+        "production",
+        "listed",
+        10,
+        &[("eks.amazonaws.com/role-arn", ROLE)],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, kubeconfig) = api.serve(dir.path()).await;
+    let client = webhook::kube_source::client(Some(&kubeconfig))
+        .await
+        .unwrap();
+    let cache = Arc::new(Cache::default());
+    let metrics = Arc::new(webhook::metrics::Metrics::default());
+    tokio::spawn(webhook::kube_source::watch_service_accounts(
+        client.clone(),
+        cache.clone(),
+        "eks.amazonaws.com".into(),
+        metrics,
+    ));
+    let w = start(Settings::default(), cache, Some(client), wait).await;
+    std::mem::forget(dir);
+    (api, w)
+}
+
+#[tokio::test]
+async fn a_service_account_created_just_before_its_pod_is_fetched_not_missed() {
+    let (api, w) = with_api(Duration::from_secs(2)).await;
+    let http = client(&w.cert.0);
+    eventually("the cache is synced", async || {
+        http.get(format!("{}/readyz", w.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+            == 200
+    })
+    .await;
+    // The listed one needs no API call.
+    let (_, answer) = post(
+        &http,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review(
+            "admission.k8s.io/v1",
+            "a",
+            "production",
+            pod("listed"),
+        ))
+        .unwrap(),
+    )
+    .await;
+    assert!(answer["response"]["patch"].is_string());
+    assert!(api.gets.lock().unwrap().is_empty());
+    // Created after the list, its watch event not delivered yet: the race.
+    api.stored.lock().unwrap().push(service_account(
+        "production",
+        "late",
+        11,
+        &[("eks.amazonaws.com/role-arn", ROLE)],
+    ));
+    let p = pod("late");
+    let (status, answer) = post(
+        &http,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review("admission.k8s.io/v1", "b", "production", p.clone())).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = patched(&p, &answer);
+    assert_eq!(
+        got["spec"]["containers"][0]["env"][0]["value"], ROLE,
+        "mutated, not left bare"
+    );
+    assert_eq!(*api.gets.lock().unwrap(), ["production/late"]);
+    // Now cached: the next pod needs no GET.
+    post(
+        &http,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review(
+            "admission.k8s.io/v1",
+            "c",
+            "production",
+            pod("late"),
+        ))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(api.gets.lock().unwrap().len(), 1);
+    // A ServiceAccount that does not exist: allowed unchanged, with a warning.
+    let (status, answer) = post(
+        &http,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review(
+            "admission.k8s.io/v1",
+            "d",
+            "production",
+            pod("ghost"),
+        ))
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(answer["response"]["patch"].is_null());
+    assert!(
+        answer["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("production/ghost does not exist")
+    );
+    // Watch events keep the cache current.
+    api.events.send(json!({"type": "ADDED", "object": {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+        "metadata": service_account("batch", "watched", 12, &[("eks.amazonaws.com/role-arn", ROLE)])["metadata"]}})).unwrap();
+    eventually("the watched ServiceAccount is cached", async || {
+        w.webhook.cache.resolve("batch", "watched") != webhook::cache::Resolution::Unknown
+    })
+    .await;
+    api.events.send(json!({"type": "DELETED", "object": {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+        "metadata": service_account("production", "listed", 13, &[])["metadata"]}})).unwrap();
+    eventually("the deleted ServiceAccount is forgotten", async || {
+        w.webhook.cache.resolve("production", "listed") == webhook::cache::Resolution::Unknown
+    })
+    .await;
+    let metrics = http
+        .get(format!("{}/metrics", w.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("irsa_webhook_cache_misses_total 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"irsa_webhook_api_fetches_total{outcome="found"} 1"#));
+    assert!(metrics.contains(r#"irsa_webhook_api_fetches_total{outcome="not_found"} 1"#));
+}
+
+#[tokio::test]
+async fn an_api_too_slow_to_answer_leaves_the_decision_to_the_failure_policy() {
+    let (api, w) = with_api(Duration::from_millis(300)).await;
+    *api.get_delay.lock().unwrap() = Duration::from_secs(3);
+    let http = client(&w.cert.0);
+    let started = std::time::Instant::now();
+    let (status, answer) = post(
+        &http,
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review(
+            "admission.k8s.io/v1",
+            "e",
+            "production",
+            pod("slow"),
+        ))
+        .unwrap(),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "bounded by the grace period"
+    );
+    assert_eq!(status, 503);
+    assert_eq!(answer["response"]["uid"], "e");
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("production/slow is not cached yet")
+            && message.contains("no answer within 300ms"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn readyz_waits_for_the_first_list() {
+    let cache = Arc::new(Cache::default());
+    let w = start(Settings::default(), cache.clone(), None, Duration::ZERO).await;
+    let http = client(&w.cert.0);
+    assert_eq!(
+        http.get(format!("{}/readyz", w.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        503
+    );
+    assert_eq!(
+        http.get(format!("{}/healthz", w.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    cache.replace_all(Vec::<(String, String, Account)>::new());
+    assert_eq!(
+        http.get(format!("{}/readyz", w.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
