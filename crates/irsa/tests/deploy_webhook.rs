@@ -39,10 +39,13 @@ fn accepted(args: &[String]) -> std::process::Output {
 fn kustomize_manifests_fit_together() {
     let dir = deploy().join("webhook");
     let kustomization: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap()).unwrap();
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+            .unwrap();
     let mut all = Vec::new();
     for r in kustomization["resources"].as_array().unwrap() {
-        all.extend(documents(&std::fs::read_to_string(dir.join(r.as_str().unwrap())).unwrap()));
+        all.extend(documents(
+            &std::fs::read_to_string(dir.join(r.as_str().unwrap())).unwrap(),
+        ));
     }
     let find = |kind: &str| -> Vec<&Value> { all.iter().filter(|d| d["kind"] == kind).collect() };
     let deployment = find("Deployment")[0];
@@ -56,8 +59,15 @@ fn kustomize_manifests_fit_together() {
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
     let out = accepted(&args);
-    assert!(out.status.success(), "irsa rejects the manifest's args: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(pod["metadata"]["labels"]["eks.amazonaws.com/skip-pod-identity-webhook"], "true");
+    assert!(
+        out.status.success(),
+        "irsa rejects the manifest's args: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        pod["metadata"]["labels"]["eks.amazonaws.com/skip-pod-identity-webhook"],
+        "true"
+    );
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     // The Service selects the pods.
@@ -68,13 +78,25 @@ fn kustomize_manifests_fit_together() {
     // The webhook configuration calls that Service, on CREATE of pods.
     let config = find("MutatingWebhookConfiguration")[0];
     let hook = &config["webhooks"][0];
-    assert_eq!(hook["clientConfig"]["service"]["name"], service["metadata"]["name"]);
-    assert_eq!(hook["clientConfig"]["service"]["namespace"], kustomization["namespace"]);
+    assert_eq!(
+        hook["clientConfig"]["service"]["name"],
+        service["metadata"]["name"]
+    );
+    assert_eq!(
+        hook["clientConfig"]["service"]["namespace"],
+        kustomization["namespace"]
+    );
     assert_eq!(hook["clientConfig"]["service"]["path"], "/mutate");
     assert_eq!(hook["failurePolicy"], "Ignore");
     assert_eq!(hook["sideEffects"], "None");
-    assert_eq!(hook["admissionReviewVersions"], serde_json::json!(["v1", "v1beta1"]));
-    assert_eq!(hook["rules"][0]["operations"], serde_json::json!(["CREATE"]));
+    assert_eq!(
+        hook["admissionReviewVersions"],
+        serde_json::json!(["v1", "v1beta1"])
+    );
+    assert_eq!(
+        hook["rules"][0]["operations"],
+        serde_json::json!(["CREATE"])
+    );
     assert_eq!(hook["rules"][0]["resources"], serde_json::json!(["pods"]));
     assert_eq!(
         hook["objectSelector"]["matchExpressions"][0],
@@ -84,11 +106,24 @@ fn kustomize_manifests_fit_together() {
     let certificate = find("Certificate")[0];
     let secret = certificate["spec"]["secretName"].as_str().unwrap();
     assert_eq!(pod["spec"]["volumes"][0]["secret"]["secretName"], secret);
-    let dns = format!("irsa-webhook.{}.svc", kustomization["namespace"].as_str().unwrap());
-    assert!(certificate["spec"]["dnsNames"].as_array().unwrap().iter().any(|d| d == dns.as_str()));
+    let dns = format!(
+        "irsa-webhook.{}.svc",
+        kustomization["namespace"].as_str().unwrap()
+    );
+    assert!(
+        certificate["spec"]["dnsNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d == dns.as_str())
+    );
     assert_eq!(
         config["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
-        format!("irsa-system/{}", certificate["metadata"]["name"].as_str().unwrap()).as_str()
+        format!(
+            "irsa-system/{}",
+            certificate["metadata"]["name"].as_str().unwrap()
+        )
+        .as_str()
     );
     // RBAC: read-only, ServiceAccounts cluster-wide, ConfigMaps in its namespace.
     let cluster_role = find("ClusterRole")[0];
@@ -97,8 +132,14 @@ fn kustomize_manifests_fit_together() {
         serde_json::json!([{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get", "list", "watch"]}])
     );
     let role = find("Role")[0];
-    assert_eq!(role["rules"][0]["verbs"], serde_json::json!(["get", "list", "watch"]));
-    assert_eq!(find("ClusterRoleBinding")[0]["subjects"][0]["name"], pod["spec"]["serviceAccountName"]);
+    assert_eq!(
+        role["rules"][0]["verbs"],
+        serde_json::json!(["get", "list", "watch"])
+    );
+    assert_eq!(
+        find("ClusterRoleBinding")[0]["subjects"][0]["name"],
+        pod["spec"]["serviceAccountName"]
+    );
 }
 
 /// A template with its `{{ … }}` expressions replaced by a placeholder and
@@ -129,15 +170,22 @@ fn skeleton(template: &str) -> String {
 #[test]
 fn helm_chart_templates_are_yaml_and_use_known_values_and_flags() {
     let chart = deploy().join("helm/irsa-webhook");
-    let meta: Value = serde_yaml::from_str(&std::fs::read_to_string(chart.join("Chart.yaml")).unwrap()).unwrap();
+    let meta: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("Chart.yaml")).unwrap()).unwrap();
     assert_eq!(meta["apiVersion"], "v2");
     assert_eq!(meta["name"], "irsa-webhook");
-    let values: Value = serde_yaml::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap()).unwrap();
+    let values: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap()).unwrap();
     let mut kinds = Vec::new();
     for entry in std::fs::read_dir(chart.join("templates")).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("{{").count(), text.matches("}}").count(), "{}", path.display());
+        assert_eq!(
+            text.matches("{{").count(),
+            text.matches("}}").count(),
+            "{}",
+            path.display()
+        );
         // Every `.Values.a.b` resolves in values.yaml.
         for (i, _) in text.match_indices(".Values.") {
             let name: String = text[i + 8..]
@@ -145,7 +193,11 @@ fn helm_chart_templates_are_yaml_and_use_known_values_and_flags() {
                 .take_while(|c| c.is_alphanumeric() || *c == '.' || *c == '_')
                 .collect();
             let pointer = format!("/{}", name.trim_end_matches('.').replace('.', "/"));
-            assert!(values.pointer(&pointer).is_some(), "{}: .Values.{name} is not in values.yaml", path.display());
+            assert!(
+                values.pointer(&pointer).is_some(),
+                "{}: .Values.{name} is not in values.yaml",
+                path.display()
+            );
         }
         if path.extension().is_some_and(|e| e == "tpl") {
             continue;
@@ -163,7 +215,12 @@ fn helm_chart_templates_are_yaml_and_use_known_values_and_flags() {
                 let help = String::from_utf8(accepted(&["webhook".to_string()]).stdout).unwrap();
                 for flag in args.iter().filter(|a| a.starts_with("--")) {
                     let name = flag.split('=').next().unwrap();
-                    assert!(help.contains(&format!("{name} ")) || help.contains(&format!("{name}\n")) || help.contains(&format!("{name}[")), "{name} is not a flag of irsa webhook");
+                    assert!(
+                        help.contains(&format!("{name} "))
+                            || help.contains(&format!("{name}\n"))
+                            || help.contains(&format!("{name}[")),
+                        "{name} is not a flag of irsa webhook"
+                    );
                 }
             }
         }

@@ -51,9 +51,13 @@ impl Resolution {
     }
 }
 
-fn key(namespace: &str, name: &str) -> Box<str> {
+/// The cache key of a ServiceAccount: `namespace/name`.
+pub fn key(namespace: &str, name: &str) -> Box<str> {
     format!("{namespace}/{name}").into()
 }
+
+/// A full set of ServiceAccounts, by [`key`].
+pub type Accounts = HashMap<Box<str>, Account>;
 
 impl Cache {
     /// Decides for a pod. Precedence as upstream: Pod Identity, then the
@@ -99,11 +103,16 @@ impl Cache {
     /// Replaces every ServiceAccount at once (a full list) and marks the
     /// cache synced.
     pub fn replace_all(&self, all: impl IntoIterator<Item = (String, String, Account)>) {
-        let map: HashMap<Box<str>, Account> = all
-            .into_iter()
-            .map(|(ns, name, a)| (key(&ns, &name), a))
-            .collect();
-        *write(&self.accounts) = map;
+        self.install(
+            all.into_iter()
+                .map(|(ns, name, a)| (key(&ns, &name), a))
+                .collect(),
+        );
+    }
+
+    /// Replaces every ServiceAccount with `accounts` and marks the cache synced.
+    pub fn install(&self, accounts: Accounts) {
+        *write(&self.accounts) = accounts;
         self.synced.store(true, Ordering::Release);
     }
 

@@ -57,43 +57,80 @@ pub async fn follow(
     }
 }
 
-/// Reads ServiceAccounts from YAML: documents of `kind: ServiceAccount`, or
-/// `List`/`ServiceAccountList` documents with `items`.
+/// One document of a ServiceAccount file: a ServiceAccount, or a list of
+/// them under `items`. Only what the cache keeps is read.
+#[derive(Deserialize)]
+struct Document {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    metadata: Metadata,
+    #[serde(default)]
+    items: Option<Vec<Document>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Metadata {
+    name: Option<String>,
+    namespace: Option<String>,
+    resource_version: Option<String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads ServiceAccounts from YAML (or JSON): documents of `kind:
+/// ServiceAccount`, or `List`/`ServiceAccountList` documents with `items`.
 pub fn parse_service_accounts(
     text: &str,
     prefix: &str,
 ) -> Result<Vec<(String, String, Account)>, String> {
-    let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| format!("document {}: {e}", i + 1))?;
-        if value.is_null() {
-            continue;
+    let documents: Vec<Document> = if text.trim_start().starts_with('{') {
+        // JSON (kubectl get -o json): parsed without building a YAML tree.
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Document>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?
+    } else {
+        let mut docs = Vec::new();
+        for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+            match Option::<Document>::deserialize(doc) {
+                Ok(Some(d)) => docs.push(d),
+                Ok(None) => {}
+                Err(e) => return Err(format!("document {}: {e}", i + 1)),
+            }
         }
-        let items = match value.get("items").and_then(Value::as_array) {
-            Some(items) => items.clone(),
-            None => vec![value],
+        docs
+    };
+    let mut out = Vec::new();
+    for (i, doc) in documents.into_iter().enumerate() {
+        let items = match doc.items {
+            Some(items) => items,
+            None => vec![doc],
         };
         for item in items {
-            let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
-            if kind != "ServiceAccount" {
+            if item.kind != "ServiceAccount" {
                 return Err(format!(
-                    "document {}: expected kind ServiceAccount, got `{kind}`",
-                    i + 1
+                    "document {}: expected kind ServiceAccount, got `{}`",
+                    i + 1,
+                    item.kind
                 ));
             }
-            let meta = item.get("metadata");
-            let field = |f: &str| meta.and_then(|m| m.get(f)).and_then(Value::as_str);
-            let name = field("name").ok_or_else(|| {
+            let meta = item.metadata;
+            let name = meta.name.ok_or_else(|| {
                 format!("document {}: a ServiceAccount without metadata.name", i + 1)
             })?;
-            let namespace = field("namespace").unwrap_or("default");
-            let annotations = crate::mutate::string_map(meta.and_then(|m| m.get("annotations")));
+            let annotations = meta
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            let config = AccountConfig::from_annotations(prefix, annotations);
             out.push((
-                namespace.to_string(),
-                name.to_string(),
+                meta.namespace.unwrap_or_else(|| "default".into()),
+                name,
                 Account {
-                    resource_version: field("resourceVersion").unwrap_or_default().into(),
-                    config: Arc::new(AccountConfig::from_annotations(prefix, annotations)),
+                    resource_version: meta.resource_version.unwrap_or_default().into(),
+                    config: Arc::new(config),
                 },
             ));
         }
@@ -243,7 +280,25 @@ items:
     }
 
     #[test]
+    fn service_accounts_from_kubectl_json() {
+        let text = r#"{"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "a", "namespace": "n",
+             "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}}, "secrets": []}]}"#;
+        let got = parse_service_accounts(text, "eks.amazonaws.com").unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].2.config.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert!(parse_service_accounts("{\"kind\": ", "p").is_err());
+    }
+
+    #[test]
     fn bad_service_account_files_say_where() {
+        // Kubernetes' annotations are strings; an unquoted number is an error, not ignored.
+        let e = parse_service_accounts(
+            "kind: ServiceAccount\nmetadata:\n  name: a\n  annotations:\n    x: [1]\n",
+            "p",
+        )
+        .unwrap_err();
+        assert!(e.contains("document 1"), "{e}");
         let e = parse_service_accounts("kind: Pod\nmetadata: {name: x}\n", "p").unwrap_err();
         assert!(e.contains("document 1") && e.contains("`Pod`"), "{e}");
         let e = parse_service_accounts("kind: ServiceAccount\nmetadata: {}\n", "p").unwrap_err();

@@ -223,12 +223,12 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             }
             None => {
                 let client = webhook::kube_source::client(args.kubeconfig.as_deref()).await?;
-                tokio::spawn(webhook::kube_source::watch_service_accounts(
-                    client.clone(),
+                webhook::kube_source::spawn_watch_thread(
+                    args.kubeconfig.clone(),
                     cache.clone(),
                     prefix,
                     metrics.clone(),
-                ));
+                )?;
                 Some(client)
             }
         };
