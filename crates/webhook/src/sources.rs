@@ -286,7 +286,10 @@ items:
              "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/r"}}, "secrets": []}]}"#;
         let got = parse_service_accounts(text, "eks.amazonaws.com").unwrap();
         assert_eq!(got.len(), 1);
-        assert_eq!(got[0].2.config.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert_eq!(
+            got[0].2.config.role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/r")
+        );
         assert!(parse_service_accounts("{\"kind\": ", "p").is_err());
     }
 

@@ -461,3 +461,103 @@ async fn readyz_waits_for_the_first_list() {
         200
     );
 }
+
+#[tokio::test]
+async fn config_map_mode_reads_roles_from_the_api() {
+    let api = FakeApi::new();
+    api.listed
+        .lock()
+        .unwrap()
+        .push(service_account("batch", "worker", 10, &[]));
+    *api.config_map.lock().unwrap() = Some(
+        r#"{"batch/worker": {"RoleARN": "arn:aws:iam::111122223333:role/worker", "UseRegionalSTS": true}}"#.into(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (_, kubeconfig) = api.serve(dir.path()).await;
+    let kube = webhook::kube_source::client(Some(&kubeconfig))
+        .await
+        .unwrap();
+    let cache = Arc::new(Cache::default());
+    tokio::spawn(webhook::kube_source::watch_service_accounts(
+        kube.clone(),
+        cache.clone(),
+        "eks.amazonaws.com".into(),
+        Arc::new(webhook::metrics::Metrics::default()),
+    ));
+    tokio::spawn(webhook::kube_source::watch_config_map(
+        kube.clone(),
+        "eks".into(),
+        cache.clone(),
+    ));
+    let w = start(
+        Settings::default(),
+        cache.clone(),
+        Some(kube),
+        Duration::from_secs(1),
+    )
+    .await;
+    eventually("the ConfigMap's role is known", async || {
+        matches!(
+            cache.resolve("batch", "worker"),
+            webhook::cache::Resolution::WebIdentity(_)
+        )
+    })
+    .await;
+    let p = pod("worker");
+    let (status, answer) = post(
+        &client(&w.cert.0),
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review("admission.k8s.io/v1", "cm", "batch", p.clone())).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let env = &patched(&p, &answer)["spec"]["containers"][0]["env"];
+    assert_eq!(
+        env[0],
+        json!({"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"})
+    );
+    assert_eq!(
+        env[1],
+        json!({"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::111122223333:role/worker"})
+    );
+}
+
+#[tokio::test]
+async fn the_pod_identity_file_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("identities.json");
+    std::fs::write(
+        &file,
+        r#"{"identities": [{"namespace": "production", "serviceAccount": "s3-app"}]}"#,
+    )
+    .unwrap();
+    let cache = cache_with_role();
+    tokio::spawn(webhook::sources::follow_container_credentials(
+        file.clone(),
+        cache.clone(),
+    ));
+    eventually("Pod Identity applies", async || {
+        matches!(
+            cache.resolve("production", "s3-app"),
+            webhook::cache::Resolution::PodIdentity(Some(_))
+        )
+    })
+    .await;
+    // A broken file keeps the previous associations.
+    std::fs::write(&file, "{ not json").unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(matches!(
+        cache.resolve("production", "s3-app"),
+        webhook::cache::Resolution::PodIdentity(_)
+    ));
+    // An empty file: none, and the role annotation applies again.
+    std::fs::write(&file, "").unwrap();
+    eventually("back to IRSA", async || {
+        matches!(
+            cache.resolve("production", "s3-app"),
+            webhook::cache::Resolution::WebIdentity(_)
+        )
+    })
+    .await;
+}

@@ -166,6 +166,8 @@ pub struct FakeApi {
     pub gets: Arc<Mutex<Vec<String>>>,
     /// Watch events pushed to every open watch.
     pub events: broadcast::Sender<Value>,
+    /// `data.config` of ConfigMap pod-identity-webhook, if it exists.
+    pub config_map: Arc<Mutex<Option<String>>>,
 }
 
 impl FakeApi {
@@ -176,6 +178,7 @@ impl FakeApi {
             get_delay: Arc::default(),
             gets: Arc::default(),
             events: broadcast::channel(64).0,
+            config_map: Arc::default(),
         }
     }
 
@@ -187,6 +190,11 @@ impl FakeApi {
                 "/api/v1/namespaces/{ns}/serviceaccounts/{name}",
                 get(get_one),
             )
+            .route("/api/v1/namespaces/{ns}/configmaps", get(config_maps))
+            .fallback(|uri: axum::http::Uri| async move {
+                eprintln!("fake API: no route for {uri}");
+                StatusCode::NOT_FOUND
+            })
             .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -232,6 +240,38 @@ async fn list_or_watch(
                       "metadata": {"resourceVersion": "100"}, "items": items}),
     )
     .into_response()
+}
+
+async fn config_maps(
+    State(api): State<FakeApi>,
+    UrlPath(ns): UrlPath<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        // A watch with nothing to say: held open.
+        let stream = futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+        return Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from_stream(stream))
+            .unwrap();
+    }
+    assert_eq!(
+        q.get("fieldSelector").map(String::as_str),
+        Some("metadata.name=pod-identity-webhook")
+    );
+    let items: Vec<Value> = api
+        .config_map
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|config| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "pod-identity-webhook", "namespace": ns, "resourceVersion": "7"},
+                   "data": {"config": config}})
+        })
+        .collect();
+    axum::Json(json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "7"}, "items": items}))
+        .into_response()
 }
 
 async fn get_one(
