@@ -1,7 +1,7 @@
 //! What a ServiceAccount's and a pod's `eks.amazonaws.com/*` annotations ask
 //! for, parsed once (the cache keeps this, not the object).
 
-use crate::settings::MIN_TOKEN_EXPIRATION;
+use crate::settings::{MAX_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION};
 
 /// The prefixed annotations of one ServiceAccount, parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,14 +67,15 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// A `token-expiration` value: base-10 seconds, raised to Kubernetes'
-/// minimum of 600; anything else is ignored (the next source applies).
+/// A `token-expiration` value: base-10 seconds, brought within what
+/// Kubernetes accepts (600 to 2^32 - 1); anything else is ignored (the next
+/// source applies).
 pub fn parse_expiration(value: &str) -> Option<i64> {
     value
         .trim()
         .parse::<i64>()
         .ok()
-        .map(|v| v.max(MIN_TOKEN_EXPIRATION))
+        .map(|v| v.clamp(MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION))
 }
 
 /// The pod's own annotations that matter.
@@ -167,6 +168,7 @@ mod tests {
         assert_eq!(parse_expiration("-5"), Some(600));
         assert_eq!(parse_expiration("600"), Some(600));
         assert_eq!(parse_expiration("172800"), Some(172_800));
+        assert_eq!(parse_expiration("9999999999999"), Some((1 << 32) - 1));
         assert_eq!(parse_expiration("99999999999999999999"), None);
         assert_eq!(parse_expiration(""), None);
     }

@@ -3,8 +3,8 @@
 //! plus the ConfigMap-mode roles and the EKS Pod Identity associations.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::annotations::AccountConfig;
 use crate::mutate::Method;
@@ -24,7 +24,25 @@ pub struct Cache {
     accounts: RwLock<HashMap<Box<str>, Account>>,
     config_map: RwLock<HashMap<Box<str>, Arc<AccountConfig>>>,
     pod_identity: RwLock<HashSet<Box<str>>>,
-    synced: AtomicBool,
+    /// Sources that must have loaded once before `/readyz` says ready
+    /// (besides the ServiceAccounts), and those that have.
+    needed: AtomicU8,
+    loaded: AtomicU8,
+    /// While a (re)list runs: ServiceAccounts fetched meanwhile, which the
+    /// list's snapshot may predate.
+    listing: AtomicBool,
+    fetched: Mutex<Accounts>,
+}
+
+/// A source of the cache, for readiness.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// The ServiceAccount list (always needed).
+    ServiceAccounts = 1,
+    /// ConfigMap mode's roles.
+    ConfigMap = 2,
+    /// The EKS Pod Identity associations file.
+    PodIdentity = 4,
 }
 
 /// What applies to a pod of `namespace` running as ServiceAccount `name`.
@@ -85,14 +103,23 @@ impl Cache {
     /// Adds or replaces one ServiceAccount (an older resourceVersion never
     /// replaces a newer one — a fetched copy can race the watch).
     pub fn upsert(&self, namespace: &str, name: &str, account: Account) {
-        let mut accounts = write(&self.accounts);
         let k = key(namespace, name);
+        if self.listing.load(Ordering::Acquire) {
+            lock(&self.fetched).insert(k.clone(), account.clone());
+        }
+        let mut accounts = write(&self.accounts);
         if let Some(old) = accounts.get(&k)
             && newer(&old.resource_version, &account.resource_version)
         {
             return;
         }
         accounts.insert(k, account);
+    }
+
+    /// A (re)list starts: remember what is fetched until it is installed.
+    pub fn begin_list(&self) {
+        lock(&self.fetched).clear();
+        self.listing.store(true, Ordering::Release);
     }
 
     /// Forgets one ServiceAccount.
@@ -110,10 +137,30 @@ impl Cache {
         );
     }
 
-    /// Replaces every ServiceAccount with `accounts` and marks the cache synced.
-    pub fn install(&self, accounts: Accounts) {
+    /// Replaces every ServiceAccount with `accounts` and marks them loaded.
+    /// What was fetched during the list and is newer than (or missing from)
+    /// its snapshot is kept.
+    pub fn install(&self, mut accounts: Accounts) {
+        self.listing.store(false, Ordering::Release);
+        for (k, fetched) in lock(&self.fetched).drain() {
+            let stale = accounts
+                .get(&k)
+                .is_some_and(|listed| !newer(&fetched.resource_version, &listed.resource_version));
+            if !stale {
+                accounts.insert(k, fetched);
+            }
+        }
         *write(&self.accounts) = accounts;
-        self.synced.store(true, Ordering::Release);
+        self.mark(Source::ServiceAccounts);
+    }
+
+    /// `/readyz` also waits for `source` to load once.
+    pub fn require(&self, source: Source) {
+        self.needed.fetch_or(source as u8, Ordering::AcqRel);
+    }
+
+    fn mark(&self, source: Source) {
+        self.loaded.fetch_or(source as u8, Ordering::AcqRel);
     }
 
     /// Replaces the ConfigMap-mode roles (`namespace/name` keys).
@@ -122,16 +169,25 @@ impl Cache {
             .into_iter()
             .map(|(k, v)| (k.into_boxed_str(), Arc::new(v)))
             .collect();
+        self.mark(Source::ConfigMap);
     }
 
     /// Replaces the EKS Pod Identity associations (`namespace/name` keys).
     pub fn set_pod_identity(&self, identities: HashSet<String>) {
         *write(&self.pod_identity) = identities.into_iter().map(String::into_boxed_str).collect();
+        self.mark(Source::PodIdentity);
     }
 
-    /// Whether a full list has been loaded (`/readyz`).
+    /// Whether the ServiceAccounts and every required source have loaded
+    /// (`/readyz`).
     pub fn synced(&self) -> bool {
-        self.synced.load(Ordering::Acquire)
+        let needed = self.needed.load(Ordering::Acquire) | Source::ServiceAccounts as u8;
+        self.loaded.load(Ordering::Acquire) & needed == needed
+    }
+
+    /// Whether the ServiceAccount is cached.
+    pub fn contains(&self, namespace: &str, name: &str) -> bool {
+        read(&self.accounts).contains_key(&key(namespace, name))
     }
 
     /// How many ServiceAccounts are cached.
@@ -152,6 +208,10 @@ fn newer(a: &str, b: &str) -> bool {
         (Ok(a), Ok(b)) => a > b,
         _ => false,
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -227,5 +287,55 @@ mod tests {
         c.replace_all([("a".into(), "b".into(), account("1", None))]);
         assert!(c.synced());
         assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn a_relist_keeps_what_was_fetched_meanwhile() {
+        let c = Cache::default();
+        c.begin_list();
+        // Fetched on a miss while the list is running: created after the
+        // list's snapshot, or changed since.
+        c.upsert("ns", "new", account("20", Some("arn:aws:iam::1:role/new")));
+        c.upsert(
+            "ns",
+            "changed",
+            account("21", Some("arn:aws:iam::1:role/v2")),
+        );
+        c.upsert("ns", "same", account("5", None));
+        let listed: Accounts = [
+            (
+                key("ns", "changed"),
+                account("15", Some("arn:aws:iam::1:role/v1")),
+            ),
+            (key("ns", "same"), account("5", None)),
+            (key("ns", "other"), account("6", None)),
+        ]
+        .into_iter()
+        .collect();
+        c.install(listed);
+        assert_eq!(c.len(), 4);
+        let Resolution::WebIdentity(a) = c.resolve("ns", "changed") else {
+            panic!()
+        };
+        assert_eq!(a.role_arn.as_deref(), Some("arn:aws:iam::1:role/v2"));
+        assert!(matches!(c.resolve("ns", "new"), Resolution::WebIdentity(_)));
+        // After the install, fetches are no longer remembered for the next list.
+        c.upsert("ns", "later", account("30", None));
+        c.begin_list();
+        c.install(Accounts::new());
+        assert_eq!(c.len(), 0);
+    }
+
+    #[test]
+    fn readiness_waits_for_every_required_source() {
+        let c = Cache::default();
+        c.require(Source::ConfigMap);
+        c.require(Source::PodIdentity);
+        c.install(Accounts::new());
+        assert!(!c.synced());
+        c.set_config_map(HashMap::new());
+        assert!(!c.synced());
+        c.set_pod_identity(HashSet::new());
+        assert!(c.synced());
     }
 }

@@ -3,7 +3,6 @@
 //! `PartialObjectMetadata`, not whole objects), and a GET of a single
 //! ServiceAccount when a pod names one the cache has not seen yet.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,9 +18,19 @@ use crate::cache::{Account, Cache};
 /// The ConfigMap ConfigMap mode reads, as upstream.
 pub const CONFIG_MAP: &str = "pod-identity-webhook";
 
-/// A client from `--kubeconfig`, else in-cluster or the default kubeconfig.
-pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
-    let config = match kubeconfig {
+/// Where the API is: `--kubeconfig` (else in-cluster, else the default
+/// kubeconfig), and upstream's `--kube-api` to override its URL.
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// `--kube-api`.
+    pub api: Option<String>,
+}
+
+/// A client for the API `connect` names.
+pub async fn client(connect: &Connect) -> Result<kube::Client, String> {
+    let mut config = match connect.kubeconfig.as_deref() {
         Some(path) => {
             let file = kube::config::Kubeconfig::read_from(path)
                 .map_err(|e| format!("--kubeconfig `{}`: {e}", path.display()))?;
@@ -33,6 +42,11 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
             .await
             .map_err(|e| format!("no Kubernetes API configuration: {e}"))?,
     };
+    if let Some(api) = &connect.api {
+        config.cluster_url = api
+            .parse()
+            .map_err(|e| format!("--kube-api `{api}`: {e}"))?;
+    }
     kube::Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
 }
 
@@ -67,7 +81,10 @@ pub async fn watch_service_accounts(
     let mut listing = crate::cache::Accounts::new();
     while let Some(event) = stream.next().await {
         match event {
-            Ok(Event::Init) => listing = crate::cache::Accounts::new(),
+            Ok(Event::Init) => {
+                listing = crate::cache::Accounts::new();
+                cache.begin_list();
+            }
             Ok(Event::InitApply(o)) => {
                 if let Some((ns, name, a)) = account(&o.metadata, &prefix) {
                     listing.insert(crate::cache::key(&ns, &name), a);
@@ -103,7 +120,7 @@ pub async fn watch_service_accounts(
 /// workers it was kept (measured: 96.8 MB peak RSS with 50,000
 /// ServiceAccounts, see bench/RESULTS.md).
 pub fn spawn_watch_thread(
-    kubeconfig: Option<std::path::PathBuf>,
+    connect: Connect,
     cache: Arc<Cache>,
     prefix: String,
     metrics: Arc<crate::metrics::Metrics>,
@@ -116,9 +133,20 @@ pub fn spawn_watch_thread(
         .name("irsa-sa-watch".into())
         .spawn(move || {
             runtime.block_on(async move {
-                match client(kubeconfig.as_deref()).await {
-                    Ok(c) => watch_service_accounts(c, cache, prefix, metrics).await,
-                    Err(e) => tracing::error!(error = %e, "ServiceAccount watch"),
+                // The server already made a client from the same settings;
+                // a failure here is transient (say, an unreadable token file
+                // mid-rotation): retry, never give up on the watch.
+                let mut wait = std::time::Duration::from_millis(500);
+                loop {
+                    match client(&connect).await {
+                        Ok(c) => return watch_service_accounts(c, cache, prefix, metrics).await,
+                        Err(e) => {
+                            metrics.watch_error();
+                            tracing::error!(error = %e, "ServiceAccount watch: no client yet");
+                        }
+                    }
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(30));
                 }
             });
         })
@@ -127,7 +155,7 @@ pub fn spawn_watch_thread(
 }
 
 /// Why a ServiceAccount could not be fetched.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum FetchError {
     /// No answer within the wait.
     Timeout,
@@ -161,6 +189,61 @@ pub async fn fetch(
     Ok(Some(config))
 }
 
+type Fetched = Result<Option<Arc<AccountConfig>>, FetchError>;
+
+/// Fetches in progress, by ServiceAccount: a burst of pods for a new
+/// ServiceAccount (a Deployment scaled up just after it was created) makes
+/// one GET, not one per pod.
+#[derive(Debug, Default)]
+pub struct Inflight(
+    std::sync::Mutex<std::collections::HashMap<Box<str>, tokio::sync::broadcast::Sender<Fetched>>>,
+);
+
+impl Inflight {
+    /// [`fetch`], shared with every concurrent request for the same
+    /// ServiceAccount.
+    pub async fn fetch(
+        &self,
+        client: &kube::Client,
+        cache: &Cache,
+        namespace: &str,
+        name: &str,
+        prefix: &str,
+        wait: Duration,
+    ) -> Fetched {
+        let key = crate::cache::key(namespace, name);
+        let waiting = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match map.get(&key) {
+                Some(tx) => Some(tx.subscribe()),
+                None => {
+                    map.insert(key.clone(), tokio::sync::broadcast::channel(1).0);
+                    None
+                }
+            }
+        };
+        if let Some(mut rx) = waiting {
+            return match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) | Err(_) => Err(FetchError::Timeout),
+            };
+        }
+        let result = fetch(client, cache, namespace, name, prefix, wait).await;
+        let tx = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
+        if let Some(tx) = tx {
+            let _ = tx.send(result.clone());
+        }
+        result
+    }
+}
+
 /// Watches ConfigMap `pod-identity-webhook` in `namespace` (ConfigMap
 /// mode): its `data.config` roles replace the cache's on every change; a
 /// deleted ConfigMap means none.
@@ -169,6 +252,8 @@ pub async fn watch_config_map(client: kube::Client, namespace: String, cache: Ar
     let config = watcher::Config::default().fields(&format!("metadata.name={CONFIG_MAP}"));
     let stream = watcher::watcher(api, config).default_backoff();
     futures_util::pin_mut!(stream);
+    // A (re)list that finds no ConfigMap means it was deleted meanwhile.
+    let mut listed = false;
     while let Some(event) = stream.next().await {
         let apply = |cm: &ConfigMap| {
             let text = cm
@@ -178,15 +263,22 @@ pub async fn watch_config_map(client: kube::Client, namespace: String, cache: Ar
                 .map_or("{}", String::as_str);
             match crate::sources::parse_config_map(text) {
                 Ok(roles) => cache.set_config_map(roles),
-                Err(e) => {
-                    tracing::error!(error = %e, "ConfigMap {namespace}/{CONFIG_MAP}: keeping the previous roles")
-                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "ConfigMap {namespace}/{CONFIG_MAP}: keeping the previous roles"
+                ),
             }
         };
         match event {
-            Ok(Event::Apply(cm) | Event::InitApply(cm)) => apply(&cm),
+            Ok(Event::Init) => listed = false,
+            Ok(Event::InitApply(cm)) => {
+                listed = true;
+                apply(&cm);
+            }
+            Ok(Event::InitDone) if !listed => cache.set_config_map(Default::default()),
+            Ok(Event::Apply(cm)) => apply(&cm),
             Ok(Event::Delete(_)) => cache.set_config_map(Default::default()),
-            Ok(Event::Init | Event::InitDone) => {}
+            Ok(Event::InitDone) => {}
             Err(e) => tracing::warn!(error = %e, "ConfigMap watch"),
         }
     }

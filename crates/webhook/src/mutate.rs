@@ -13,7 +13,7 @@
 use serde_json::{Value, json};
 
 use crate::annotations::{AccountConfig, PodConfig, SESSION_NAME_FROM_POD};
-use crate::settings::{MIN_TOKEN_EXPIRATION, Settings, TOKEN_VOLUME};
+use crate::settings::{MAX_TOKEN_EXPIRATION, MIN_TOKEN_EXPIRATION, Settings, TOKEN_VOLUME};
 
 /// How a pod gets its credentials.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +51,11 @@ pub fn patch(pod: &Value, method: Method<'_>, settings: &Settings) -> Vec<Value>
     let expiration = pod_config
         .token_expiration
         .or(account.and_then(|a| a.token_expiration))
-        .unwrap_or(settings.token_expiration.max(MIN_TOKEN_EXPIRATION));
+        .unwrap_or(
+            settings
+                .token_expiration
+                .clamp(MIN_TOKEN_EXPIRATION, MAX_TOKEN_EXPIRATION),
+        );
     let regional = account
         .and_then(|a| a.sts_regional_endpoints)
         .unwrap_or(settings.sts_regional_endpoints);
@@ -148,10 +152,14 @@ pub fn patch(pod: &Value, method: Method<'_>, settings: &Settings) -> Vec<Value>
             }
             let base = format!("/spec/{list}/{i}");
             append(&mut ops, container, &base, "env", add);
+            // A mount of that volume, or anything at that path (a second
+            // mount there would make the API server refuse the pod).
             let mounts = container.get("volumeMounts").and_then(Value::as_array);
             let mounted = mounts.is_some_and(|m| {
-                m.iter()
-                    .any(|v| v.get("name").and_then(Value::as_str) == Some(volume_name))
+                m.iter().any(|v| {
+                    v.get("name").and_then(Value::as_str) == Some(volume_name)
+                        || v.get("mountPath").and_then(Value::as_str) == Some(mount_path)
+                })
             });
             if !mounted {
                 let mount = json!({"name": volume_name, "readOnly": true, "mountPath": mount_path});

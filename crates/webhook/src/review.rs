@@ -30,31 +30,50 @@ pub enum Parsed {
     /// A pod being created: decide and maybe patch.
     Pod(PodRequest),
     /// A valid review this webhook does not act on (another kind, another
-    /// operation): allow it unchanged, saying why.
+    /// operation): allowed unchanged (the reason goes to the debug log, not
+    /// to users: only a misconfigured webhook sends these).
     Ignore {
         /// The review's `apiVersion`.
         api_version: String,
         /// `request.uid`.
         uid: String,
         /// Why it is left alone.
-        warning: String,
+        reason: String,
     },
 }
 
-/// A review that cannot be answered as one: HTTP status and message.
+/// A review refused: the status code and message it is answered with.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rejected {
-    /// 400 (malformed), 415 (wrong media type).
+    /// 400 (malformed), 413 (too large), 415 (wrong media type), 503 (the
+    /// API did not answer).
     pub status: u16,
+    /// The review's apiVersion, when it got that far (else v1).
+    pub api_version: String,
     /// The uid, when the review got that far.
     pub uid: String,
     /// What is wrong, precisely.
     pub message: String,
 }
 
+impl Rejected {
+    /// The HTTP status of the answer. A review the API server can match
+    /// (it has a uid) is answered 200 with `allowed: false`, so the API
+    /// server shows the message; one it cannot is answered with `status`.
+    /// 503 stays 503: not a decision, the webhook's failurePolicy applies.
+    pub fn http_status(&self) -> u16 {
+        if self.uid.is_empty() || self.status == 503 {
+            self.status
+        } else {
+            200
+        }
+    }
+}
+
 fn rejected(status: u16, uid: &str, message: impl Into<String>) -> Rejected {
     Rejected {
         status,
+        api_version: VERSIONS[0].to_string(),
         uid: uid.to_string(),
         message: message.into(),
     }
@@ -62,6 +81,20 @@ fn rejected(status: u16, uid: &str, message: impl Into<String>) -> Rejected {
 
 /// Reads a review from an HTTP body.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected> {
+    let mut version = None;
+    parse_review(content_type, body, &mut version).map_err(|mut r| {
+        if let Some(v) = version {
+            r.api_version = v;
+        }
+        r
+    })
+}
+
+fn parse_review(
+    content_type: Option<&str>,
+    body: &[u8],
+    version: &mut Option<String>,
+) -> Result<Parsed, Rejected> {
     let media = content_type
         .and_then(|c| c.split(';').next())
         .map(|c| c.trim().to_ascii_lowercase());
@@ -75,7 +108,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected
             ),
         ));
     }
-    let review: Value = serde_json::from_slice(body)
+    let mut review: Value = serde_json::from_slice(body)
         .map_err(|e| rejected(400, "", format!("the body is not JSON: {e}")))?;
     let api_version = review
         .get("apiVersion")
@@ -98,6 +131,7 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected
             ),
         ));
     }
+    *version = Some(api_version.to_string());
     let Some(request) = review.get("request").filter(|r| r.is_object()) else {
         return Err(rejected(400, "", "the AdmissionReview has no request"));
     };
@@ -116,11 +150,11 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected
         .pointer("/kind/group")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let ignore = |warning: String| {
+    let ignore = |reason: String| {
         Ok(Parsed::Ignore {
             api_version: api_version.to_string(),
             uid: uid.to_string(),
-            warning,
+            reason,
         })
     };
     if kind != "Pod" || !group.is_empty() {
@@ -169,6 +203,13 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected
         .filter(|n| !n.is_empty())
         .or_else(|| pod.pointer("/metadata/namespace").and_then(Value::as_str))
         .unwrap_or_default();
+    if namespace.is_empty() {
+        return Err(rejected(
+            400,
+            uid,
+            "the AdmissionReview request has no namespace",
+        ));
+    }
     let service_account = ["/spec/serviceAccountName", "/spec/serviceAccount"]
         .iter()
         .find_map(|p| {
@@ -177,12 +218,19 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected
                 .filter(|s| !s.is_empty())
         })
         .unwrap_or("default");
+    let (api_version, uid) = (api_version.to_string(), uid.to_string());
+    let (namespace, service_account) = (namespace.to_string(), service_account.to_string());
+    // Taken out of the review, not copied: it may be large.
+    let pod = review
+        .pointer_mut("/request/object")
+        .map(Value::take)
+        .unwrap_or_default();
     Ok(Parsed::Pod(PodRequest {
-        api_version: api_version.to_string(),
-        uid: uid.to_string(),
-        namespace: namespace.to_string(),
-        service_account: service_account.to_string(),
-        pod: pod.clone(),
+        api_version,
+        uid,
+        namespace,
+        service_account,
+        pod,
     }))
 }
 
@@ -205,11 +253,11 @@ pub fn allow(api_version: &str, uid: &str, patch: &[Value], warnings: &[String])
     json!({"apiVersion": api_version, "kind": "AdmissionReview", "response": response})
 }
 
-/// The answer to a review that could not be read: an AdmissionReview
-/// (v1) that says what is wrong.
+/// The answer to a refused review: an AdmissionReview (in the review's
+/// version) that says what is wrong.
 pub fn reject(r: &Rejected) -> Value {
     json!({
-        "apiVersion": VERSIONS[0],
+        "apiVersion": r.api_version,
         "kind": "AdmissionReview",
         "response": {
             "uid": r.uid,

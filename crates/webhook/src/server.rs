@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::cache::{Cache, Resolution};
-use crate::kube_source::{FetchError, fetch};
+use crate::cache::Cache;
+use crate::kube_source::{FetchError, Inflight};
 use crate::metrics::Metrics;
 use crate::review::{self, Parsed, Rejected};
 use crate::settings::Settings;
@@ -25,6 +25,12 @@ use crate::tls::Certificate;
 pub const MAX_BODY: usize = 4 << 20;
 /// Longest a TLS handshake or a request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests handled at once (the rest wait).
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Connections open at once (the rest wait in the listen backlog).
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a shutdown waits for requests in flight.
+pub const DRAIN: Duration = Duration::from_secs(10);
 
 /// One webhook: its settings, cache and where to fetch from on a miss.
 pub struct Webhook {
@@ -38,6 +44,8 @@ pub struct Webhook {
     pub lookup_wait: Duration,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Fetches in progress (shared by concurrent misses).
+    pub inflight: Inflight,
 }
 
 impl std::fmt::Debug for Webhook {
@@ -66,40 +74,38 @@ impl Webhook {
     pub async fn admit(&self, content_type: Option<&str>, body: &[u8]) -> Answer {
         let parsed = match review::parse(content_type, body) {
             Ok(p) => p,
-            Err(r) => {
-                return Answer {
-                    status: r.status,
-                    body: review::reject(&r),
-                    outcome: "rejected",
-                };
-            }
+            Err(r) => return rejected(&r, "rejected"),
         };
         let request = match parsed {
             Parsed::Ignore {
                 api_version,
                 uid,
-                warning,
+                reason,
             } => {
+                tracing::debug!(uid = %uid, reason = %reason, "review ignored");
                 return Answer {
                     status: 200,
-                    body: review::allow(&api_version, &uid, &[], &[warning]),
+                    body: review::allow(&api_version, &uid, &[], &[]),
                     outcome: "ignored",
                 };
             }
             Parsed::Pod(r) => r,
         };
         let (ns, sa) = (request.namespace.as_str(), request.service_account.as_str());
-        let mut resolution = self.cache.resolve(ns, sa);
         let mut warnings = Vec::new();
-        if resolution == Resolution::Unknown {
+        // Not cached: fetch before deciding, so that precedence (Pod
+        // Identity, annotation, ConfigMap) sees the ServiceAccount's own
+        // annotations, as it would had the watch been faster.
+        if !self.cache.contains(ns, sa) {
             self.metrics.miss();
             if let Some(client) = &self.client {
                 let prefix = &self.settings.annotation_prefix;
-                match fetch(client, &self.cache, ns, sa, prefix, self.lookup_wait).await {
-                    Ok(Some(_)) => {
-                        self.metrics.fetch("found");
-                        resolution = self.cache.resolve(ns, sa);
-                    }
+                let fetched = self
+                    .inflight
+                    .fetch(client, &self.cache, ns, sa, prefix, self.lookup_wait)
+                    .await;
+                match fetched {
+                    Ok(Some(_)) => self.metrics.fetch("found"),
                     Ok(None) => {
                         self.metrics.fetch("not_found");
                         warnings.push(format!(
@@ -121,21 +127,19 @@ impl Webhook {
                         // controller).
                         let r = Rejected {
                             status: 503,
+                            api_version: request.api_version.clone(),
                             uid: request.uid.clone(),
                             message: format!(
                                 "ServiceAccount {ns}/{sa} is not cached yet and could not be fetched: {why}"
                             ),
                         };
                         tracing::warn!(namespace = ns, service_account = sa, error = %r.message, "cache miss");
-                        return Answer {
-                            status: 503,
-                            body: review::reject(&r),
-                            outcome: "unavailable",
-                        };
+                        return rejected(&r, "unavailable");
                     }
                 }
             }
         }
+        let resolution = self.cache.resolve(ns, sa);
         let ops = match resolution.method() {
             Some(method) => {
                 let ops = crate::mutate::patch(&request.pod, method, &self.settings);
@@ -158,12 +162,35 @@ impl Webhook {
     }
 }
 
-async fn mutate(State(w): State<Arc<Webhook>>, headers: HeaderMap, body: Bytes) -> Response {
+fn rejected(r: &Rejected, outcome: &'static str) -> Answer {
+    Answer {
+        status: r.http_status(),
+        body: review::reject(r),
+        outcome,
+    }
+}
+
+async fn mutate(
+    State(w): State<Arc<Webhook>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let answer = w.admit(content_type, &body).await;
+    let answer = match body {
+        Ok(body) => w.admit(content_type, &body).await,
+        Err(e) => rejected(
+            &Rejected {
+                status: e.status().as_u16(),
+                api_version: review::VERSIONS[0].to_string(),
+                uid: String::new(),
+                message: format!("cannot read the body ({MAX_BODY} bytes at most): {e}"),
+            },
+            "rejected",
+        ),
+    };
     w.metrics.request(answer.outcome, started.elapsed());
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&answer.body).unwrap_or_default();
@@ -193,6 +220,23 @@ async fn metrics(State(w): State<Arc<Webhook>>) -> Response {
         .into_response()
 }
 
+/// The plain-HTTP routes of upstream's `--metrics-port`: `/metrics`,
+/// `/healthz`, `/readyz`.
+pub fn metrics_router(webhook: Arc<Webhook>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(webhook)
+}
+
+/// Serves [`metrics_router`] over plain HTTP on `listener`.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, webhook: Arc<Webhook>) {
+    if let Err(e) = axum::serve(listener, metrics_router(webhook)).await {
+        tracing::error!(error = %e, "metrics port");
+    }
+}
+
 /// The routes.
 pub fn router(webhook: Arc<Webhook>) -> Router {
     Router::new()
@@ -205,19 +249,33 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             TIMEOUT,
         ))
+        // Bodies in memory at once: at most MAX_IN_FLIGHT × MAX_BODY.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            MAX_IN_FLIGHT,
+        ))
         .with_state(webhook)
 }
 
-/// Serves `app` over TLS on `listener` until ctrl-c or SIGTERM.
+/// Serves `app` over TLS on `listener` until ctrl-c or SIGTERM, then stops
+/// accepting and lets requests in flight finish (at most [`DRAIN`]).
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     certificate: Arc<Certificate>,
     app: Router,
 ) -> Result<(), String> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certificate.server_config()?));
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -227,13 +285,25 @@ pub async fn serve_tls(
                     continue;
                 }
             },
-            () = &mut shutdown => return Ok(()),
+            () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
-        tokio::spawn(async move { connection(acceptor, tcp, peer, app).await });
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            connection(acceptor, tcp, peer, app, watcher).await;
+            drop(permit);
+        });
     }
+    drop(listener);
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: requests still in flight after {DRAIN:?}, closing");
+    }
+    Ok(())
 }
 
 async fn connection(
@@ -241,6 +311,7 @@ async fn connection(
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
     app: Router,
+    watcher: hyper_util::server::graceful::Watcher,
 ) {
     let tls = match tokio::time::timeout(TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -253,17 +324,27 @@ async fn connection(
             return;
         }
     };
+    // The protocol is the one ALPN settled on: no sniffing of the first
+    // bytes, so a client that says nothing is timed out like any other.
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
     let service = hyper_util::service::TowerToHyperService::new(app);
-    let mut builder =
-        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder
-        .http1()
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(TIMEOUT);
-    if let Err(e) = builder
-        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-        .await
-    {
+    let io = hyper_util::rt::TokioIo::new(tls);
+    let result = if h2 {
+        let mut b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+        b.timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(TIMEOUT)
+            .max_concurrent_streams(u32::try_from(MAX_IN_FLIGHT).unwrap_or(64));
+        let conn = b.serve_connection(io, service);
+        watcher.watch(conn).await
+    } else {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(TIMEOUT);
+        let conn = b.serve_connection(io, service);
+        watcher.watch(conn).await
+    };
+    if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection");
     }
 }

@@ -38,6 +38,9 @@ pub struct ContainerCredentials {
 
 /// Shortest token lifetime Kubernetes accepts for a projected token.
 pub const MIN_TOKEN_EXPIRATION: i64 = 600;
+/// Longest token lifetime the API server accepts (`expirationSeconds`
+/// must be under 2^32).
+pub const MAX_TOKEN_EXPIRATION: i64 = (1 << 32) - 1;
 /// Name of the IRSA token volume and mount.
 pub const TOKEN_VOLUME: &str = "aws-iam-token";
 

@@ -158,14 +158,14 @@ pub fn parse_container_credentials(text: &str) -> Result<HashSet<String>, String
     if text.trim().is_empty() {
         return Ok(HashSet::new());
     }
+    // Unknown fields are ignored, as upstream's Go decoder does.
     #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
     struct File {
         #[serde(default)]
         identities: Vec<Identity>,
     }
     #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    #[serde(rename_all = "camelCase")]
     struct Identity {
         namespace: String,
         service_account: String,
@@ -318,9 +318,14 @@ items:
         assert_eq!(ids, HashSet::from(["ns/sa".to_string(), "b/c".to_string()]));
         assert!(parse_container_credentials("  \n").unwrap().is_empty());
         assert!(parse_container_credentials(r#"{"identities":[{"namespace":"ns"}]}"#).is_err());
-        assert!(
-            parse_container_credentials(r#"{"identitys":[]}"#).is_err(),
-            "a typo is an error, not an empty set"
+        let extra = parse_container_credentials(
+            r#"{"identities":[{"namespace":"n","serviceAccount":"s","roleArn":"x"}],"version":2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            extra,
+            HashSet::from(["n/s".to_string()]),
+            "unknown fields ignored, as upstream's decoder does"
         );
     }
 

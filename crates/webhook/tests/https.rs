@@ -117,27 +117,37 @@ async fn admission_v1_and_v1beta1_round_trips() {
 async fn bad_input_gets_a_clear_answer_and_never_hangs() {
     let w = start(Settings::default(), cache_with_role(), None, Duration::ZERO).await;
     let client = client(&w.cert.0);
-    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("application/json", b"not json".to_vec(), 400, "the body is not JSON"),
-        ("text/plain", b"{}".to_vec(), 415, "Content-Type must be application/json, got `text/plain`"),
-        ("application/json", b"{}".to_vec(), 400, "expected an AdmissionReview"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview"}"#.to_vec(), 400, "expected an AdmissionReview"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(), 400, "has no request"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"}}}"#.to_vec(), 400, "has no uid"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"operation":"CREATE"}}"#.to_vec(), 400, "has no object"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":[]}}}"#.to_vec(), 400, "spec is not an object"),
-        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Deployment"}}}"#.to_vec(), 400, "the object is not"),
+    // (content type, body, HTTP status, status code in the review, message)
+    let cases: Vec<(&str, Vec<u8>, u16, u16, &str)> = vec![
+        ("application/json", b"not json".to_vec(), 400, 400, "the body is not JSON"),
+        ("text/plain", b"{}".to_vec(), 415, 415, "Content-Type must be application/json, got `text/plain`"),
+        ("application/json", b"{}".to_vec(), 400, 400, "expected an AdmissionReview"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview"}"#.to_vec(), 400, 400, "expected an AdmissionReview"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#.to_vec(), 400, 400, "has no request"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"kind":{"kind":"Pod"}}}"#.to_vec(), 400, 400, "has no uid"),
+        // With a uid the API server can match the answer: 200, allowed false, so it shows the message.
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"operation":"CREATE"}}"#.to_vec(), 200, 400, "has no object"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":[]}}}"#.to_vec(), 200, 400, "spec is not an object"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Deployment"}}}"#.to_vec(), 200, 400, "the object is not"),
+        ("application/json", br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":{}}}}"#.to_vec(), 200, 400, "has no namespace"),
     ];
-    for (content_type, body, want_status, want_message) in cases {
+    for (content_type, body, want_status, want_code, want_message) in cases {
         let shown = String::from_utf8_lossy(&body).to_string();
         let (status, answer) = post(&client, &w.url, content_type, body).await;
         assert_eq!(status, want_status, "{shown}");
         assert_eq!(answer["kind"], "AdmissionReview", "{shown}");
         assert_eq!(answer["response"]["allowed"], false, "{shown}");
+        assert_eq!(answer["response"]["status"]["code"], want_code, "{shown}");
         let message = answer["response"]["status"]["message"].as_str().unwrap();
         assert!(message.contains(want_message), "{shown}: {message}");
+        if shown.contains("v1beta1") {
+            assert_eq!(
+                answer["apiVersion"], "admission.k8s.io/v1beta1",
+                "answered in the review's version"
+            );
+        }
     }
-    // Another kind and another operation are left alone, with a warning.
+    // Another kind and another operation are left alone.
     let mut deployment = review(
         "admission.k8s.io/v1",
         "u-d",
@@ -155,12 +165,7 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
     assert_eq!(status, 200);
     assert_eq!(answer["response"]["allowed"], true);
     assert!(answer["response"]["patch"].is_null());
-    assert!(
-        answer["response"]["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("apps/Deployment")
-    );
+    assert!(answer["response"]["warnings"].is_null());
     let mut update = review("admission.k8s.io/v1", "u-u", "production", pod("s3-app"));
     update["request"]["operation"] = json!("UPDATE");
     let (_, answer) = post(
@@ -182,6 +187,13 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
+    let answer: Value = r.json().await.unwrap();
+    assert!(
+        answer["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("4194304 bytes at most")
+    );
     // A client that connects and says nothing is dropped, and others are served meanwhile.
     let idle = tokio::net::TcpStream::connect(w.url.trim_start_matches("https://"))
         .await
@@ -202,7 +214,7 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 9"#),
+        metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 11"#),
         "{metrics}"
     );
     assert!(
@@ -260,9 +272,12 @@ async fn with_api(wait: Duration) -> (FakeApi, Running) {
     ));
     let dir = tempfile::tempdir().unwrap();
     let (_, kubeconfig) = api.serve(dir.path()).await;
-    let client = webhook::kube_source::client(Some(&kubeconfig))
-        .await
-        .unwrap();
+    let client = webhook::kube_source::client(&webhook::kube_source::Connect {
+        kubeconfig: Some(kubeconfig.clone()),
+        api: None,
+    })
+    .await
+    .unwrap();
     let cache = Arc::new(Cache::default());
     let metrics = Arc::new(webhook::metrics::Metrics::default());
     tokio::spawn(webhook::kube_source::watch_service_accounts(
@@ -474,9 +489,12 @@ async fn config_map_mode_reads_roles_from_the_api() {
     );
     let dir = tempfile::tempdir().unwrap();
     let (_, kubeconfig) = api.serve(dir.path()).await;
-    let kube = webhook::kube_source::client(Some(&kubeconfig))
-        .await
-        .unwrap();
+    let kube = webhook::kube_source::client(&webhook::kube_source::Connect {
+        kubeconfig: Some(kubeconfig.clone()),
+        api: None,
+    })
+    .await
+    .unwrap();
     let cache = Arc::new(Cache::default());
     tokio::spawn(webhook::kube_source::watch_service_accounts(
         kube.clone(),
@@ -560,4 +578,74 @@ async fn the_pod_identity_file_is_followed() {
         )
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_uncached_annotated_service_account_wins_over_the_config_map() {
+    // The ServiceAccount exists with its own role, but the watch has not
+    // delivered it; the ConfigMap names another role for it.
+    let (api, w) = with_api(Duration::from_secs(2)).await;
+    api.stored.lock().unwrap().push(service_account(
+        "production",
+        "fresh",
+        12,
+        &[("eks.amazonaws.com/role-arn", ROLE)],
+    ));
+    w.webhook.cache.set_config_map(webhook::sources::parse_config_map(
+        r#"{"production/fresh": {"RoleARN": "arn:aws:iam::111122223333:role/from-config-map"}}"#,
+    ).unwrap());
+    let p = pod("fresh");
+    let (_, answer) = post(
+        &client(&w.cert.0),
+        &w.url,
+        "application/json",
+        serde_json::to_vec(&review("admission.k8s.io/v1", "f", "production", p.clone())).unwrap(),
+    )
+    .await;
+    assert_eq!(
+        patched(&p, &answer)["spec"]["containers"][0]["env"][0]["value"],
+        ROLE,
+        "fetched, then decided"
+    );
+    assert_eq!(*api.gets.lock().unwrap(), ["production/fresh"]);
+}
+
+#[tokio::test]
+async fn concurrent_misses_for_one_service_account_make_one_get() {
+    let (api, w) = with_api(Duration::from_secs(2)).await;
+    *api.get_delay.lock().unwrap() = Duration::from_millis(300);
+    api.stored.lock().unwrap().push(service_account(
+        "production",
+        "scaled",
+        14,
+        &[("eks.amazonaws.com/role-arn", ROLE)],
+    ));
+    let http = client(&w.cert.0);
+    let mut replicas = Vec::new();
+    for i in 0..8 {
+        let (http, url) = (http.clone(), w.url.clone());
+        replicas.push(tokio::spawn(async move {
+            let body = serde_json::to_vec(&review(
+                "admission.k8s.io/v1",
+                &format!("r{i}"),
+                "production",
+                pod("scaled"),
+            ))
+            .unwrap();
+            post(&http, &url, "application/json", body).await
+        }));
+    }
+    for r in replicas {
+        let (status, answer) = r.await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(
+            patched(&pod("scaled"), &answer)["spec"]["containers"][0]["env"][0]["value"],
+            ROLE
+        );
+    }
+    assert_eq!(
+        *api.gets.lock().unwrap(),
+        ["production/scaled"],
+        "one GET for eight pods"
+    );
 }

@@ -539,3 +539,15 @@ fn config_map_mode_gives_roles_to_unannotated_service_accounts() {
     cache.set_config_map(HashMap::new());
     assert_eq!(cache.resolve("batch", "worker"), Resolution::Nothing);
 }
+
+#[test]
+fn a_mount_path_already_in_use_gets_no_second_mount() {
+    let theirs = json!({"name": "their-token", "mountPath": MOUNT});
+    let p = pod(json!({"containers": [{"name": "app", "volumeMounts": [theirs]}]}));
+    let got = mutate(&p, &role_sa(), &Settings::default());
+    assert_eq!(
+        got["spec"]["containers"][0]["volumeMounts"],
+        json!([theirs])
+    );
+    assert_eq!(got["spec"]["containers"][0]["env"], json!(role_vars()));
+}

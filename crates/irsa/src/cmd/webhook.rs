@@ -43,7 +43,8 @@ struct SettingsArgs {
     /// Token audience when the ServiceAccount has no `audience` annotation.
     #[arg(long, default_value = "sts.amazonaws.com")]
     token_audience: String,
-    /// Token lifetime in seconds (at least 600) when no annotation sets one.
+    /// Token lifetime in seconds when no annotation sets one (raised to
+    /// Kubernetes' minimum of 600, as upstream does).
     #[arg(long, default_value_t = 86_400)]
     token_expiration: i64,
     /// Where the token is mounted in each container.
@@ -84,17 +85,13 @@ struct SettingsArgs {
 
 impl SettingsArgs {
     fn settings(&self) -> Result<Settings, String> {
-        if self.token_expiration < webhook::settings::MIN_TOKEN_EXPIRATION {
-            return Err(format!(
-                "--token-expiration {} is below Kubernetes' minimum of {} seconds",
-                self.token_expiration,
-                webhook::settings::MIN_TOKEN_EXPIRATION
-            ));
-        }
         Ok(Settings {
             annotation_prefix: self.annotation_prefix.clone(),
             token_audience: self.token_audience.clone(),
-            token_expiration: self.token_expiration,
+            token_expiration: self.token_expiration.clamp(
+                webhook::settings::MIN_TOKEN_EXPIRATION,
+                webhook::settings::MAX_TOKEN_EXPIRATION,
+            ),
             token_mount_path: self.token_mount_path.clone(),
             aws_default_region: self.aws_default_region.clone().filter(|r| !r.is_empty()),
             sts_regional_endpoints: self.sts_regional_endpoint,
@@ -111,12 +108,19 @@ impl SettingsArgs {
 
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to serve HTTPS on.
-    #[arg(long, default_value = "0.0.0.0:8443", conflicts_with = "port")]
+    /// Address to serve HTTPS on (upstream's default port, 443).
+    #[arg(long, default_value = "0.0.0.0:443", conflicts_with = "port")]
     listen: String,
     /// Port to serve on, all interfaces (upstream's flag; --listen is finer).
     #[arg(long)]
     port: Option<u16>,
+    /// Also serve /metrics, /healthz and /readyz over plain HTTP on this
+    /// port (upstream's metrics port).
+    #[arg(long)]
+    metrics_port: Option<u16>,
+    /// The API server's URL, overriding the kubeconfig's (upstream's flag).
+    #[arg(long, value_name = "URL")]
+    kube_api: Option<String>,
     /// TLS certificate (PEM chain), re-read when it changes.
     #[arg(long, default_value = "/etc/webhook/certs/tls.crt")]
     tls_cert: PathBuf,
@@ -131,8 +135,9 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     kubeconfig: Option<PathBuf>,
     /// On a cache miss, how long to wait for the ServiceAccount from the
-    /// API (e.g. 2s, 500ms; 0 turns fetching off, as upstream's default).
-    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    /// API (a Go duration: 2s, 500ms, 1.5s; at most 8s, under the 10 s
+    /// request timeout; 0 turns fetching off, as upstream's default).
+    #[arg(long, default_value = "2s", value_parser = parse_grace, value_name = "DURATION")]
     service_account_lookup_grace_period: Duration,
     /// Read roles of `namespace/name` keys from ConfigMap
     /// pod-identity-webhook (in --namespace) too.
@@ -145,6 +150,22 @@ struct ServeArgs {
     /// come from --tls-cert/--tls-key.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, hide = true)]
     in_cluster: Option<bool>,
+    /// Upstream's certificate-bootstrap and logging flags, accepted so its
+    /// manifests run unchanged, and ignored.
+    #[arg(long, hide = true)]
+    service_name: Option<String>,
+    #[arg(long, hide = true)]
+    tls_secret: Option<String>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    logtostderr: Option<bool>,
+    #[arg(long = "v", hide = true)]
+    verbosity: Option<String>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, hide = true)]
+    enable_debugging_handlers: Option<bool>,
+    /// Upstream's `--compose-role-arn` (role names completed from EC2
+    /// instance metadata) is not supported: refused when true.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", default_value = "false", action = ArgAction::Set, hide = true)]
+    compose_role_arn: bool,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -169,21 +190,53 @@ struct MutateArgs {
     settings: SettingsArgs,
 }
 
-/// `2s`, `500ms`, `1m`, `0`: Go's duration forms that matter here.
+/// A Go duration (`time.ParseDuration`): `0`, or numbers with units `ns`,
+/// `us`/`µs`, `ms`, `s`, `m`, `h`, fractions and sequences allowed (`1.5s`,
+/// `1m30s`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration like 2s or 500ms");
+    let bad = || format!("`{s}` is not a duration like 2s, 500ms or 1m30s");
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(bad()),
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return Err(bad());
     }
+    while !rest.is_empty() {
+        let split = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (number, tail) = rest.split_at(split);
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let seconds = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * seconds;
+        rest = tail;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| bad())
+}
+
+/// The lookup grace period: a duration the request timeout leaves room for.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > Duration::from_secs(8) {
+        return Err(format!(
+            "`{s}` is too long: a lookup must end within the webhook's 10 s request timeout (at most 8s)"
+        ));
+    }
+    Ok(d)
 }
 
 pub(crate) fn webhook(c: WebhookCommand) -> Result<ExitCode, String> {
@@ -202,6 +255,12 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     init_logging(args.log_format);
+    if args.compose_role_arn {
+        return Err(
+            "--compose-role-arn is not supported: annotate ServiceAccounts with full role ARNs"
+                .into(),
+        );
+    }
     let settings = args.settings.settings()?;
     let listen = match args.port {
         Some(port) => format!("0.0.0.0:{port}"),
@@ -212,6 +271,10 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
         let cache = Arc::new(Cache::default());
         let metrics = Arc::new(Metrics::default());
         let prefix = settings.annotation_prefix.clone();
+        let connect = webhook::kube_source::Connect {
+            kubeconfig: args.kubeconfig.clone(),
+            api: args.kube_api.clone(),
+        };
         let client = match &args.service_accounts {
             Some(path) => {
                 tokio::spawn(webhook::sources::follow_service_accounts(
@@ -222,9 +285,9 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 None
             }
             None => {
-                let client = webhook::kube_source::client(args.kubeconfig.as_deref()).await?;
+                let client = webhook::kube_source::client(&connect).await?;
                 webhook::kube_source::spawn_watch_thread(
-                    args.kubeconfig.clone(),
+                    connect.clone(),
                     cache.clone(),
                     prefix,
                     metrics.clone(),
@@ -239,6 +302,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                         .to_string(),
                 );
             };
+            cache.require(webhook::cache::Source::ConfigMap);
             tokio::spawn(webhook::kube_source::watch_config_map(
                 client.clone(),
                 args.namespace.clone(),
@@ -246,6 +310,7 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             ));
         }
         if let Some(path) = &args.settings.watch_container_credentials_config {
+            cache.require(webhook::cache::Source::PodIdentity);
             tokio::spawn(webhook::sources::follow_container_credentials(
                 path.clone(),
                 cache.clone(),
@@ -259,10 +324,17 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             client: client.filter(|_| !grace.is_zero()),
             lookup_wait: grace,
             metrics,
+            inflight: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        if let Some(port) = args.metrics_port {
+            let plain = tokio::net::TcpListener::bind(("0.0.0.0", port))
+                .await
+                .map_err(|e| format!("cannot listen on metrics port {port}: {e}"))?;
+            tokio::spawn(webhook::server::serve_metrics(plain, state.clone()));
+        }
         tracing::info!(listen = %listen, "irsa webhook serving /mutate over HTTPS");
         webhook::server::serve_tls(listener, certificate, webhook::server::router(state)).await?;
         Ok(ExitCode::SUCCESS)
@@ -318,6 +390,7 @@ fn mutate(args: MutateArgs) -> Result<ExitCode, String> {
         client: None,
         lookup_wait: Duration::ZERO,
         metrics: Arc::new(Metrics::default()),
+        inflight: Default::default(),
     };
     let body = serde_json::to_vec(&review).map_err(|e| e.to_string())?;
     let answer = runtime()?.block_on(hook.admit(Some("application/json"), &body));
@@ -356,4 +429,41 @@ fn mutate(args: MutateArgs) -> Result<ExitCode, String> {
         serde_yaml::to_string(&mutated).map_err(|e| e.to_string())?
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        for (text, want) in [
+            ("0", Duration::ZERO),
+            ("2s", Duration::from_secs(2)),
+            ("500ms", Duration::from_millis(500)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1m30s", Duration::from_secs(90)),
+            ("250us", Duration::from_micros(250)),
+            ("0s", Duration::ZERO),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "",
+            "2",
+            "s",
+            "2x",
+            "-1s",
+            "1..5s",
+            "9999999999999999999999h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_grace("8s").is_ok());
+        assert!(
+            parse_grace("9s")
+                .unwrap_err()
+                .contains("10 s request timeout")
+        );
+    }
 }

@@ -83,6 +83,7 @@ pub async fn start(
         client,
         lookup_wait: wait,
         metrics: Arc::new(Metrics::default()),
+        inflight: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -215,8 +216,18 @@ impl FakeApi {
 
 async fn list_or_watch(
     State(api): State<FakeApi>,
+    headers: axum::http::HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
+    // The webhook asks for metadata only, never whole objects.
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        accept.contains("as=PartialObjectMetadata"),
+        "Accept: {accept}"
+    );
     if q.get("watch").is_some_and(|w| w == "true" || w == "1") {
         let rx = api.events.subscribe();
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
