@@ -400,7 +400,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) -> std:
         .await
 }
 
-async fn shutdown_signal() {
+/// Completes on ctrl-c or SIGTERM (what Kubernetes sends before a kill).
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -19,6 +19,32 @@ use crate::{
     MasterKey, OidcProvider, PolicyVersion, Result, Role, Store, StoreError, Tag,
 };
 
+/// `CREATE TABLE` of the audit trail in `$schema` (`""` or `"audit."`).
+macro_rules! create_audit_events {
+    ($schema:literal) => {
+        concat!(
+            "CREATE TABLE ",
+            $schema,
+            "audit_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        account TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        username TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        read_only INTEGER NOT NULL,
+        error_code TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_name TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+            "
+        )
+    };
+}
+
 /// Schema migrations; entry N brings the schema from version N to N+1.
 const MIGRATIONS: &[&str] = &[
     // 1: accounts, keys, roles, policies, providers.
@@ -113,23 +139,11 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL
     );",
     // 3: the audit trail.
-    "CREATE TABLE audit_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        account TEXT NOT NULL,
-        time_ms INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        source TEXT NOT NULL,
-        username TEXT NOT NULL,
-        access_key_id TEXT NOT NULL,
-        read_only INTEGER NOT NULL,
-        error_code TEXT NOT NULL,
-        resource_type TEXT NOT NULL,
-        resource_name TEXT NOT NULL,
-        record TEXT NOT NULL
-    );
-    CREATE INDEX audit_by_account_time ON audit_events (account, time_ms);
-    CREATE INDEX audit_by_time ON audit_events (time_ms);",
+    concat!(
+        create_audit_events!(""),
+        "CREATE INDEX audit_by_account_time ON audit_events (account, time_ms);
+         CREATE INDEX audit_by_time ON audit_events (time_ms);"
+    ),
     // 4: the audit trail moves to `audit.db` (created by AUDIT_MIGRATIONS).
     "INSERT OR IGNORE INTO audit.audit_events (seq, id, account, time_ms, name, source, username,
         access_key_id, read_only, error_code, resource_type, resource_name, record)
@@ -141,22 +155,10 @@ const MIGRATIONS: &[&str] = &[
 /// Migrations of `audit.db`. No index on time alone: retention deletes the
 /// oldest events by `seq` (events are appended in time order), and every
 /// index is one more B-tree each commit writes.
-const AUDIT_MIGRATIONS: &[&str] = &["CREATE TABLE audit.audit_events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        account TEXT NOT NULL,
-        time_ms INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        source TEXT NOT NULL,
-        username TEXT NOT NULL,
-        access_key_id TEXT NOT NULL,
-        read_only INTEGER NOT NULL,
-        error_code TEXT NOT NULL,
-        resource_type TEXT NOT NULL,
-        resource_name TEXT NOT NULL,
-        record TEXT NOT NULL
-    );
-    CREATE INDEX audit.audit_by_account_time ON audit_events (account, time_ms);"];
+const AUDIT_MIGRATIONS: &[&str] = &[concat!(
+    create_audit_events!("audit."),
+    "CREATE INDEX audit.audit_by_account_time ON audit_events (account, time_ms);"
+)];
 
 /// A SQLite file store.
 pub struct SqliteStore {

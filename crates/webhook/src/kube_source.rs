@@ -195,11 +195,17 @@ type Fetched = Result<Option<Arc<AccountConfig>>, FetchError>;
 /// ServiceAccount (a Deployment scaled up just after it was created) makes
 /// one GET, not one per pod.
 #[derive(Debug, Default)]
-pub struct Inflight(
-    std::sync::Mutex<std::collections::HashMap<Box<str>, tokio::sync::broadcast::Sender<Fetched>>>,
-);
+pub struct Inflight(std::sync::Mutex<Waiters>);
+
+type Waiters = std::collections::HashMap<Box<str>, tokio::sync::broadcast::Sender<Fetched>>;
 
 impl Inflight {
+    fn map(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// [`fetch`], shared with every concurrent request for the same
     /// ServiceAccount.
     pub async fn fetch(
@@ -232,11 +238,7 @@ impl Inflight {
             };
         }
         let result = fetch(client, cache, namespace, name, prefix, wait).await;
-        let tx = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&key);
+        let tx = self.map().remove(&key);
         if let Some(tx) = tx {
             let _ = tx.send(result.clone());
         }

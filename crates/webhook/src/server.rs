@@ -256,17 +256,18 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
         .with_state(webhook)
 }
 
-/// Serves `app` over TLS on `listener` until ctrl-c or SIGTERM, then stops
-/// accepting and lets requests in flight finish (at most [`DRAIN`]).
+/// Serves `app` over TLS on `listener` until `shutdown` completes (ctrl-c
+/// or SIGTERM in `irsa webhook`), then stops accepting and lets requests in
+/// flight finish (at most [`DRAIN`]).
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     certificate: Arc<Certificate>,
     app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certificate.server_config()?));
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -346,26 +347,5 @@ async fn connection(
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection");
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

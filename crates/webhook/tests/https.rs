@@ -34,6 +34,18 @@ fn cache_with_role() -> Arc<Cache> {
     cache
 }
 
+/// Posts a v1 review of `pod` being created in `namespace`.
+async fn admit(
+    client: &reqwest::Client,
+    url: &str,
+    uid: &str,
+    namespace: &str,
+    pod: Value,
+) -> (u16, Value) {
+    let body = serde_json::to_vec(&review("admission.k8s.io/v1", uid, namespace, pod)).unwrap();
+    post(client, url, "application/json", body).await
+}
+
 async fn post(
     client: &reqwest::Client,
     url: &str,
@@ -306,19 +318,7 @@ async fn a_service_account_created_just_before_its_pod_is_fetched_not_missed() {
     })
     .await;
     // The listed one needs no API call.
-    let (_, answer) = post(
-        &http,
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review(
-            "admission.k8s.io/v1",
-            "a",
-            "production",
-            pod("listed"),
-        ))
-        .unwrap(),
-    )
-    .await;
+    let (_, answer) = admit(&http, &w.url, "a", "production", pod("listed")).await;
     assert!(answer["response"]["patch"].is_string());
     assert!(api.gets.lock().unwrap().is_empty());
     // Created after the list, its watch event not delivered yet: the race.
@@ -329,13 +329,7 @@ async fn a_service_account_created_just_before_its_pod_is_fetched_not_missed() {
         &[("eks.amazonaws.com/role-arn", ROLE)],
     ));
     let p = pod("late");
-    let (status, answer) = post(
-        &http,
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review("admission.k8s.io/v1", "b", "production", p.clone())).unwrap(),
-    )
-    .await;
+    let (status, answer) = admit(&http, &w.url, "b", "production", p.clone()).await;
     assert_eq!(status, 200);
     let got = patched(&p, &answer);
     assert_eq!(
@@ -344,34 +338,10 @@ async fn a_service_account_created_just_before_its_pod_is_fetched_not_missed() {
     );
     assert_eq!(*api.gets.lock().unwrap(), ["production/late"]);
     // Now cached: the next pod needs no GET.
-    post(
-        &http,
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review(
-            "admission.k8s.io/v1",
-            "c",
-            "production",
-            pod("late"),
-        ))
-        .unwrap(),
-    )
-    .await;
+    admit(&http, &w.url, "c", "production", pod("late")).await;
     assert_eq!(api.gets.lock().unwrap().len(), 1);
     // A ServiceAccount that does not exist: allowed unchanged, with a warning.
-    let (status, answer) = post(
-        &http,
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review(
-            "admission.k8s.io/v1",
-            "d",
-            "production",
-            pod("ghost"),
-        ))
-        .unwrap(),
-    )
-    .await;
+    let (status, answer) = admit(&http, &w.url, "d", "production", pod("ghost")).await;
     assert_eq!(status, 200);
     assert!(answer["response"]["patch"].is_null());
     assert!(
@@ -415,19 +385,7 @@ async fn an_api_too_slow_to_answer_leaves_the_decision_to_the_failure_policy() {
     *api.get_delay.lock().unwrap() = Duration::from_secs(3);
     let http = client(&w.cert.0);
     let started = std::time::Instant::now();
-    let (status, answer) = post(
-        &http,
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review(
-            "admission.k8s.io/v1",
-            "e",
-            "production",
-            pod("slow"),
-        ))
-        .unwrap(),
-    )
-    .await;
+    let (status, answer) = admit(&http, &w.url, "e", "production", pod("slow")).await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "bounded by the grace period"
@@ -522,13 +480,7 @@ async fn config_map_mode_reads_roles_from_the_api() {
     })
     .await;
     let p = pod("worker");
-    let (status, answer) = post(
-        &client(&w.cert.0),
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review("admission.k8s.io/v1", "cm", "batch", p.clone())).unwrap(),
-    )
-    .await;
+    let (status, answer) = admit(&client(&w.cert.0), &w.url, "cm", "batch", p.clone()).await;
     assert_eq!(status, 200);
     let env = &patched(&p, &answer)["spec"]["containers"][0]["env"];
     assert_eq!(
@@ -595,13 +547,7 @@ async fn an_uncached_annotated_service_account_wins_over_the_config_map() {
         r#"{"production/fresh": {"RoleARN": "arn:aws:iam::111122223333:role/from-config-map"}}"#,
     ).unwrap());
     let p = pod("fresh");
-    let (_, answer) = post(
-        &client(&w.cert.0),
-        &w.url,
-        "application/json",
-        serde_json::to_vec(&review("admission.k8s.io/v1", "f", "production", p.clone())).unwrap(),
-    )
-    .await;
+    let (_, answer) = admit(&client(&w.cert.0), &w.url, "f", "production", p.clone()).await;
     assert_eq!(
         patched(&p, &answer)["spec"]["containers"][0]["env"][0]["value"],
         ROLE,

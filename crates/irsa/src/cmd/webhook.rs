@@ -336,7 +336,8 @@ fn serve(args: ServeArgs) -> Result<ExitCode, String> {
             tokio::spawn(webhook::server::serve_metrics(plain, state.clone()));
         }
         tracing::info!(listen = %listen, "irsa webhook serving /mutate over HTTPS");
-        webhook::server::serve_tls(listener, certificate, webhook::server::router(state)).await?;
+        let app = webhook::server::router(state);
+        webhook::server::serve_tls(listener, certificate, app, server::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

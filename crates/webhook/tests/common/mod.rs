@@ -91,6 +91,7 @@ pub async fn start(
         listener,
         certificate,
         webhook::server::router(hook.clone()),
+        std::future::pending(),
     ));
     Running {
         url: format!("https://127.0.0.1:{}", addr.port()),
