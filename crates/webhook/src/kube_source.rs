@@ -165,7 +165,7 @@ pub enum FetchError {
 
 /// GETs one ServiceAccount (metadata only) within `wait`; `Ok(None)` when
 /// it does not exist. A found one is cached.
-pub async fn fetch(
+async fn fetch(
     client: &kube::Client,
     cache: &Cache,
     namespace: &str,

@@ -34,6 +34,11 @@ fn cache_with_role() -> Arc<Cache> {
     cache
 }
 
+async fn get_text(client: &reqwest::Client, url: &str, path: &str) -> String {
+    let r = client.get(format!("{url}{path}")).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
 /// Posts a v1 review of `pod` being created in `namespace`.
 async fn admit(
     client: &reqwest::Client,
@@ -108,14 +113,7 @@ async fn admission_v1_and_v1beta1_round_trips() {
     let r = h2.get(format!("{}/healthz", w.url)).send().await.unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.text().await.unwrap(), "ok\n");
-    let metrics = client
-        .get(format!("{}/metrics", w.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &w.url, "/metrics").await;
     assert!(
         metrics.contains(r#"irsa_webhook_admissions_total{outcome="mutated"} 2"#),
         "{metrics}"
@@ -217,14 +215,7 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     drop(idle);
-    let metrics = client
-        .get(format!("{}/metrics", w.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &w.url, "/metrics").await;
     assert!(
         metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 11"#),
         "{metrics}"
@@ -363,14 +354,7 @@ async fn a_service_account_created_just_before_its_pod_is_fetched_not_missed() {
         w.webhook.cache.resolve("production", "listed") == webhook::cache::Resolution::Unknown
     })
     .await;
-    let metrics = http
-        .get(format!("{}/metrics", w.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&http, &w.url, "/metrics").await;
     assert!(
         metrics.contains("irsa_webhook_cache_misses_total 2"),
         "{metrics}"
