@@ -96,7 +96,8 @@ fn writer(store: &dyn Store, rx: Receiver<Pending>, mut log: Option<std::fs::Fil
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        let events: Vec<AuditEvent> = batch.iter().map(|p| p.event.clone()).collect();
+        let (events, waiting): (Vec<AuditEvent>, Vec<_>) =
+            batch.into_iter().map(|p| (p.event, p.done)).unzip();
         let started = std::time::Instant::now();
         let result = store.append_events(&events).map_err(|e| e.to_string());
         crate::metrics::audit_batch(events.len(), started.elapsed());
@@ -110,8 +111,8 @@ fn writer(store: &dyn Store, rx: Receiver<Pending>, mut log: Option<std::fs::Fil
                 tracing::error!(error = %e, "cannot append to the audit log file");
             }
         }
-        for p in batch {
-            let _ = p.done.send(result.clone());
+        for done in waiting {
+            let _ = done.send(result.clone());
         }
     }
 }
