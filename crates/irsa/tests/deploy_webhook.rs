@@ -243,3 +243,49 @@ fn helm_chart_templates_are_yaml_and_use_known_values_and_flags() {
         ]
     );
 }
+
+/// The arguments of upstream's own `deploy/deployment-base.yaml` (and its
+/// other flags) start `irsa webhook` unchanged: a drop-in.
+#[test]
+fn upstream_manifest_arguments_are_accepted() {
+    let upstream = [
+        "webhook",
+        "--in-cluster=false",
+        "--namespace=eks",
+        "--service-name=pod-identity-webhook",
+        "--annotation-prefix=eks.amazonaws.com",
+        "--token-audience=sts.amazonaws.com",
+        "--logtostderr",
+        "--port=443",
+        "--metrics-port=9999",
+        "--tls-secret=pod-identity-webhook",
+        "--tls-cert=/etc/webhook/certs/tls.crt",
+        "--tls-key=/etc/webhook/certs/tls.key",
+        "--token-expiration=86400",
+        "--aws-default-region=us-west-2",
+        "--sts-regional-endpoint=true",
+        "--watch-config-map=false",
+        "--service-account-lookup-grace-period=100ms",
+        "--enable-debugging-handlers=false",
+        "--v=4",
+    ]
+    .map(String::from);
+    let out = accepted(&upstream);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Flags it does not support are refused, not ignored.
+    let out = Command::new(env!("CARGO_BIN_EXE_irsa"))
+        .args([
+            "webhook",
+            "--compose-role-arn",
+            "--service-accounts",
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--compose-role-arn is not supported"));
+}
