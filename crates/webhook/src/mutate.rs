@@ -111,6 +111,9 @@ pub fn patch(pod: &Value, method: Method<'_>, settings: &Settings) -> Vec<Value>
             continue;
         };
         for (i, container) in containers.iter().enumerate() {
+            if !container.is_object() {
+                continue;
+            }
             let name = container
                 .get("name")
                 .and_then(Value::as_str)

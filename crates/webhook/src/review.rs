@@ -197,6 +197,13 @@ fn parse_review(
     if pod.get("spec").is_some_and(|s| !s.is_object()) {
         return Err(rejected(400, uid, "the pod's spec is not an object"));
     }
+    if let Some(field) = misshapen(pod) {
+        return Err(rejected(
+            400,
+            uid,
+            format!("the pod's {field} has the wrong type"),
+        ));
+    }
     let namespace = request
         .get("namespace")
         .and_then(Value::as_str)
@@ -232,6 +239,48 @@ fn parse_review(
         service_account,
         pod,
     }))
+}
+
+/// The first field the mutation reads or extends whose JSON type is not
+/// Kubernetes' (the API server never sends such a pod; a patch against it
+/// would not apply).
+fn misshapen(pod: &Value) -> Option<String> {
+    let is = |v: Option<&Value>, ok: fn(&Value) -> bool| v.is_none_or(|v| v.is_null() || ok(v));
+    for field in [
+        "/metadata",
+        "/metadata/labels",
+        "/metadata/annotations",
+        "/spec/nodeSelector",
+    ] {
+        if !is(pod.pointer(field), Value::is_object) {
+            return Some(field.trim_start_matches('/').replace('/', "."));
+        }
+    }
+    if !is(pod.pointer("/spec/volumes"), Value::is_array) {
+        return Some("spec.volumes".into());
+    }
+    for list in ["containers", "initContainers"] {
+        let Some(containers) = pod
+            .pointer(&format!("/spec/{list}"))
+            .filter(|v| !v.is_null())
+        else {
+            continue;
+        };
+        let Some(containers) = containers.as_array() else {
+            return Some(format!("spec.{list}"));
+        };
+        for (i, c) in containers.iter().enumerate() {
+            if !c.is_object() {
+                return Some(format!("spec.{list}[{i}]"));
+            }
+            for field in ["env", "volumeMounts", "envFrom"] {
+                if !is(c.get(field), Value::is_array) {
+                    return Some(format!("spec.{list}[{i}].{field}"));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// An allowing answer, with the patch if there is one.

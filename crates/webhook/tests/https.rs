@@ -140,6 +140,13 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
         ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":[]}}}"#.to_vec(), 200, 400, "spec is not an object"),
         ("application/json", br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Deployment"}}}"#.to_vec(), 200, 400, "the object is not"),
         ("application/json", br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":{}}}}"#.to_vec(), 200, 400, "has no namespace"),
+        (
+            "application/json",
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","namespace":"n","kind":{"group":"","kind":"Pod"},"object":{"kind":"Pod","spec":{"containers":[{"name":"a","env":{"x":1}}]}}}}"#.to_vec(),
+            200,
+            400,
+            "spec.containers[0].env has the wrong type",
+        ),
     ];
     for (content_type, body, want_status, want_code, want_message) in cases {
         let shown = String::from_utf8_lossy(&body).to_string();
@@ -217,7 +224,7 @@ async fn bad_input_gets_a_clear_answer_and_never_hangs() {
     drop(idle);
     let metrics = get_text(&client, &w.url, "/metrics").await;
     assert!(
-        metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 11"#),
+        metrics.contains(r#"irsa_webhook_admissions_total{outcome="rejected"} 12"#),
         "{metrics}"
     );
     assert!(

@@ -181,3 +181,76 @@ proptest! {
         }
     }
 }
+
+/// Any JSON at all, of small depth.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        proptest::sample::select(
+            &[
+                "",
+                "Pod",
+                "containers",
+                "env",
+                "windows",
+                "aws-iam-token",
+                "AWS_REGION"
+            ][..]
+        )
+        .prop_map(|s| json!(s)),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                proptest::sample::select(
+                    &[
+                        "spec",
+                        "containers",
+                        "initContainers",
+                        "env",
+                        "name",
+                        "volumeMounts",
+                        "volumes",
+                        "metadata",
+                        "annotations",
+                        "labels",
+                        "nodeSelector",
+                        "envFrom",
+                        "prefix",
+                        "mountPath"
+                    ][..]
+                )
+                .prop_map(str::to_string),
+                inner,
+                0..6,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Garbage in: a clear answer or a patch that applies, never a panic.
+    #[test]
+    fn any_object_is_answered_without_panic(object in any_json(), spec in any_json()) {
+        let mut object = object;
+        if let Value::Object(m) = &mut object {
+            m.insert("spec".into(), spec);
+        }
+        let review = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u", "kind": {"group": "", "kind": "Pod"}, "namespace": "n", "object": object}});
+        let body = serde_json::to_vec(&review).unwrap();
+        if let Ok(webhook::review::Parsed::Pod(r)) = webhook::review::parse(Some("application/json"), &body) {
+            let account = AccountConfig { role_arn: Some("arn:aws:iam::1:role/r".into()), ..AccountConfig::default() };
+            let ops = patch(&r.pod, Method::WebIdentity(&account), &Settings::default());
+            let mut out = r.pod.clone();
+            let p: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+            prop_assert!(json_patch::patch(&mut out, &p).is_ok(), "a patch that does not apply to {}", r.pod);
+        }
+    }
+}
