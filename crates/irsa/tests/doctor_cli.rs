@@ -79,6 +79,11 @@ fn iamserviceaccount_create_is_idempotent_and_delete_undoes_it() {
     assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
     assert!(stdout(&ok).contains("✓ permissions: the role's policies allow s3:GetObject"));
     assert!(stdout(&ok).contains("✓ annotation: ServiceAccount production/s3-app is annotated"));
+    // The webhook link runs the webhook's own mutation on the pod.
+    assert!(stdout(&ok).contains(
+        "✓ webhook: the webhook injects AWS_ROLE_ARN=arn:aws:iam::123456789012:role/s3-app-role and \
+         AWS_WEB_IDENTITY_TOKEN_FILE=/var/run/secrets/eks.amazonaws.com/serviceaccount/token into aws-cli"
+    ), "{}", stdout(&ok));
     let bad = irsa(&[
         "doctor",
         "--data-dir",

@@ -273,43 +273,141 @@ fn manifest_findings(
             }),
         });
     }
-    if pod.is_some() {
+    if let Some(p) = pod {
         let skipped = labels
             .as_ref()
             .and_then(|l| l.get("eks.amazonaws.com/skip-pod-identity-webhook"))
             .is_some();
-        let preset = pod_spec
-            .as_ref()
-            .and_then(|s| s.get("containers"))
+        let account = webhook::annotations::AccountConfig::from_annotations(
+            "eks.amazonaws.com",
+            sa.and_then(|s| s.pointer("/metadata/annotations"))
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?))),
+        );
+        let finding = if skipped {
+            webhook_finding(false, "the pod is labelled eks.amazonaws.com/skip-pod-identity-webhook: the webhook leaves it alone".to_string(), Some("remove the label".to_string()))
+        } else if account.role_arn.is_none() {
+            webhook_finding(
+                false,
+                "the webhook injects nothing: the pod's ServiceAccount names no role".to_string(),
+                None,
+            )
+        } else {
+            webhook_preview(&as_pod(p, pod_spec.as_ref()), &account, role_arn)
+        };
+        out.push(finding);
+    }
+    Ok(out)
+}
+
+fn webhook_finding(ok: bool, detail: String, fix: Option<String>) -> Finding {
+    Finding {
+        link: "webhook",
+        ok: Some(ok),
+        detail,
+        notes: Vec::new(),
+        fix,
+    }
+}
+
+/// The pod a manifest makes (a Pod, or a workload's pod template).
+fn as_pod(manifest: &Value, spec: Option<&Value>) -> Value {
+    let metadata = manifest
+        .pointer("/spec/template/metadata")
+        .or(manifest.get("metadata"))
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({}));
+    serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec.cloned().unwrap_or_default()})
+}
+
+/// What the webhook does to the pod: its own mutation (`irsa webhook`'s
+/// code path), applied, then read back container by container.
+fn webhook_preview(
+    pod: &Value,
+    account: &webhook::annotations::AccountConfig,
+    role_arn: &str,
+) -> Finding {
+    let settings = webhook::settings::Settings::default();
+    let ops = webhook::mutate::patch(
+        pod,
+        webhook::mutate::Method::WebIdentity(account),
+        &settings,
+    );
+    let mut mutated = pod.clone();
+    let applied = serde_json::from_value::<json_patch::Patch>(Value::Array(ops))
+        .map_err(|e| e.to_string())
+        .and_then(|p| json_patch::patch(&mut mutated, &p).map_err(|e| e.to_string()));
+    if let Err(e) = applied {
+        return webhook_finding(
+            false,
+            format!("the webhook's patch does not apply to this pod: {e}"),
+            None,
+        );
+    }
+    let mut injected = Vec::new();
+    let mut notes = Vec::new();
+    let mut token_file = String::new();
+    for list in ["initContainers", "containers"] {
+        for c in mutated
+            .pointer(&format!("/spec/{list}"))
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|c| c.get("env")?.as_array())
-            .flatten()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some("AWS_ROLE_ARN"))
-            .and_then(|e| e.get("value").and_then(Value::as_str).map(str::to_string));
-        let (ok, detail, fix) = if skipped {
-            (false, "the pod is labelled eks.amazonaws.com/skip-pod-identity-webhook: the webhook leaves it alone".to_string(), Some("remove the label".to_string()))
-        } else if let Some(v) = preset.filter(|v| v != role_arn) {
-            (
-                false,
-                format!(
-                    "a container sets AWS_ROLE_ARN={v} itself; the webhook does not override it"
-                ),
-                Some("remove the container's AWS_ROLE_ARN".to_string()),
-            )
-        } else {
-            (true, "the webhook would inject AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE and the aws-iam-token volume".to_string(), None)
-        };
-        out.push(Finding {
-            link: "webhook",
-            ok: Some(ok),
-            detail,
-            notes: Vec::new(),
-            fix,
-        });
+        {
+            let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+            let var = |n: &str| {
+                c.get("env")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|e| e.get("name").and_then(Value::as_str) == Some(n))
+                    .and_then(|e| e.get("value").and_then(Value::as_str))
+            };
+            match var("AWS_ROLE_ARN") {
+                None => notes.push(format!(
+                    "container {name} is skipped (skip-containers): it gets no credentials"
+                )),
+                Some(v) if v != role_arn => {
+                    return webhook_finding(
+                        false,
+                        format!(
+                            "container {name} sets AWS_ROLE_ARN={v} itself; the webhook does not override it"
+                        ),
+                        Some(format!("remove container {name}'s AWS_ROLE_ARN")),
+                    );
+                }
+                Some(_) => {
+                    injected.push(name.to_string());
+                    token_file = var("AWS_WEB_IDENTITY_TOKEN_FILE")
+                        .unwrap_or_default()
+                        .to_string();
+                }
+            }
+        }
     }
-    Ok(out)
+    if injected.is_empty() {
+        return webhook_finding(
+            false,
+            "the webhook injects nothing: every container is skipped".to_string(),
+            Some("remove eks.amazonaws.com/skip-containers".to_string()),
+        );
+    }
+    let mut f = webhook_finding(
+        true,
+        format!(
+            "the webhook injects AWS_ROLE_ARN={role_arn} and AWS_WEB_IDENTITY_TOKEN_FILE={token_file} into {} (audience {})",
+            injected.join(", "),
+            account
+                .audience
+                .as_deref()
+                .unwrap_or(&settings.token_audience)
+        ),
+        None,
+    );
+    f.notes = notes;
+    f
 }
 
 fn print(report: &Report, extra: &[Finding]) {
@@ -400,4 +498,73 @@ pub(crate) fn doctor(a: DoctorArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod webhook_link_tests {
+    use super::*;
+    use serde_json::json;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/s3-app-role";
+
+    fn account() -> webhook::annotations::AccountConfig {
+        webhook::annotations::AccountConfig {
+            role_arn: Some(ROLE.into()),
+            ..Default::default()
+        }
+    }
+
+    fn pod(annotations: Value, containers: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"annotations": annotations},
+               "spec": {"containers": containers}})
+    }
+
+    #[test]
+    fn skipped_containers_are_noted_and_all_skipped_fails() {
+        let p = pod(
+            json!({"eks.amazonaws.com/skip-containers": "proxy"}),
+            json!([{"name": "app"}, {"name": "proxy"}]),
+        );
+        let f = webhook_preview(&p, &account(), ROLE);
+        assert_eq!(f.ok, Some(true), "{}", f.detail);
+        assert!(f.detail.contains("into app ("), "{}", f.detail);
+        assert_eq!(
+            f.notes,
+            ["container proxy is skipped (skip-containers): it gets no credentials"]
+        );
+        let all = pod(
+            json!({"eks.amazonaws.com/skip-containers": "app"}),
+            json!([{"name": "app"}]),
+        );
+        let f = webhook_preview(&all, &account(), ROLE);
+        assert_eq!(f.ok, Some(false));
+        assert!(f.detail.contains("every container is skipped"));
+    }
+
+    #[test]
+    fn a_preset_role_is_reported_with_its_container() {
+        let p = pod(
+            json!({}),
+            json!([{"name": "app", "env": [{"name": "AWS_ROLE_ARN", "value": "arn:aws:iam::1:role/x"}]}]),
+        );
+        let f = webhook_preview(&p, &account(), ROLE);
+        assert_eq!(f.ok, Some(false));
+        assert!(
+            f.detail
+                .contains("container app sets AWS_ROLE_ARN=arn:aws:iam::1:role/x itself")
+        );
+        assert_eq!(
+            f.fix.as_deref(),
+            Some("remove container app's AWS_ROLE_ARN")
+        );
+    }
+
+    #[test]
+    fn a_workload_template_is_the_pod() {
+        let deployment = json!({"kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}}}});
+        let p = as_pod(&deployment, deployment.pointer("/spec/template/spec"));
+        assert_eq!(p["metadata"], json!({"labels": {"a": "b"}}));
+        assert_eq!(webhook_preview(&p, &account(), ROLE).ok, Some(true));
+    }
 }
