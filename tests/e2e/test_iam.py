@@ -123,3 +123,25 @@ def test_restart_with_another_listen_rewrites_the_endpoint(irsa):
     assert f"endpoint_url = http://{irsa.listen}" in config
     roles = json.loads(irsa.aws("iam", "list-roles").stdout)["Roles"]
     assert [r["RoleName"] for r in roles] == ["kept"]
+
+
+def test_boto3_presigned_get_caller_identity_works_and_cannot_carry_a_body(irsa):
+    """Issue 11, findings 1 and 11: botocore presigns STS over the empty
+    payload's hash (as `aws eks get-token` does); a body added to the URL is
+    not covered by the signature and is refused."""
+    import urllib.error
+    import urllib.request
+
+    sts = irsa.session().client("sts")
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    with urllib.request.urlopen(url) as r:
+        assert r.status == 200 and b"arn:aws:iam::123456789012:root" in r.read()
+    iam = irsa.session().client("iam")
+    url = iam.generate_presigned_url("list_roles", ExpiresIn=60)
+    body = b"Action=CreateRole&Version=2010-05-08&RoleName=smuggled&AssumeRolePolicyDocument=%7B%7D"
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403 and b"SignatureDoesNotMatch" in e.value.read()
+    assert iam.list_roles()["Roles"] == []

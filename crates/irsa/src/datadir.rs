@@ -32,7 +32,7 @@ impl DataDir {
 
     /// Creates the directory (mode 0700) and opens the store, creating the
     /// master key (0600) on first use.
-    pub(crate) fn open_store(&self) -> Result<Arc<dyn Store>, String> {
+    pub(crate) fn open_store(&self) -> Result<Arc<dyn Store + Send + Sync>, String> {
         create_private_dir(&self.root)?;
         let key =
             MasterKey::load_or_create(&self.root.join("master.key")).map_err(|e| e.to_string())?;
@@ -41,7 +41,7 @@ impl DataDir {
     }
 
     /// Opens the store of an existing data dir (for commands other than serve).
-    pub(crate) fn open_existing(&self) -> Result<Arc<dyn Store>, String> {
+    pub(crate) fn open_existing(&self) -> Result<Arc<dyn Store + Send + Sync>, String> {
         if !self.root.join("irsa.db").exists() {
             return Err(format!(
                 "`{}` is not an irsa data dir (no irsa.db); start `irsa serve --data-dir {}` once to create it",

@@ -38,6 +38,9 @@ pub struct AuditConfig {
 
 struct Pending {
     event: AuditEvent,
+    /// Whether the event is also staged with its change (and is dropped from
+    /// the store's outbox once the trail has it).
+    staged: bool,
     done: tokio::sync::oneshot::Sender<Result<(), String>>,
 }
 
@@ -54,7 +57,10 @@ impl std::fmt::Debug for Auditor {
 
 impl Auditor {
     /// Starts the writer thread on `store` (give it its own connection).
-    pub fn start(store: Arc<dyn Store>, config: AuditConfig) -> Result<Auditor, String> {
+    pub fn start(
+        store: Arc<dyn Store + Send + Sync>,
+        config: AuditConfig,
+    ) -> Result<Auditor, String> {
         let log = match &config.log_file {
             Some(path) => Some(
                 std::fs::OpenOptions::new()
@@ -77,7 +83,11 @@ impl Auditor {
     pub(crate) async fn record(&self, event: AuditEvent) -> Result<(), ApiError> {
         let (done, wait) = tokio::sync::oneshot::channel();
         self.tx
-            .try_send(Pending { event, done })
+            .try_send(Pending {
+                event,
+                staged: false,
+                done,
+            })
             .map_err(|e| ApiError::internal(format!("audit queue: {e}")))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
@@ -87,7 +97,35 @@ impl Auditor {
     }
 }
 
-fn writer(store: &dyn Store, rx: Receiver<Pending>, mut log: Option<std::fs::File>) {
+impl Auditor {
+    /// Moves the event of a committed change, already staged in the change's
+    /// transaction, to the trail and waits for it. The change stands whatever
+    /// happens here: if the trail cannot take the event now, it stays staged
+    /// and is appended when the store is next opened.
+    pub(crate) async fn record_staged(&self, event: AuditEvent) {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        let sent = self.tx.try_send(Pending {
+            event,
+            staged: true,
+            done,
+        });
+        let result = match sent {
+            Ok(()) => wait
+                .await
+                .unwrap_or_else(|_| Err("the audit writer stopped".into())),
+            Err(e) => Err(format!("audit queue: {e}")),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "a change's audit event stays staged until the next start");
+        }
+    }
+}
+
+fn writer(
+    store: &(dyn Store + Send + Sync),
+    rx: Receiver<Pending>,
+    mut log: Option<std::fs::File>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -96,10 +134,22 @@ fn writer(store: &dyn Store, rx: Receiver<Pending>, mut log: Option<std::fs::Fil
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
+        let staged: Vec<String> = batch
+            .iter()
+            .filter(|p| p.staged)
+            .map(|p| p.event.id.clone())
+            .collect();
         let (events, waiting): (Vec<AuditEvent>, Vec<_>) =
             batch.into_iter().map(|p| (p.event, p.done)).unzip();
         let started = std::time::Instant::now();
         let result = store.append_events(&events).map_err(|e| e.to_string());
+        if result.is_ok()
+            && !staged.is_empty()
+            && let Err(e) = store.unstage_events(&staged)
+        {
+            // Harmless: appending them again at the next start is a no-op.
+            tracing::warn!(error = %e, "cannot drop staged audit events the trail holds");
+        }
         crate::metrics::audit_batch(events.len(), started.elapsed());
         if let (Ok(()), Some(file)) = (&result, log.as_mut()) {
             let mut lines = String::new();
@@ -118,7 +168,7 @@ fn writer(store: &dyn Store, rx: Receiver<Pending>, mut log: Option<std::fs::Fil
 }
 
 /// Deletes events older than `retention_seconds`, in small batches, forever.
-pub async fn expire(store: Arc<dyn Store>, retention_seconds: i64) {
+pub async fn expire(store: Arc<dyn Store + Send + Sync>, retention_seconds: i64) {
     loop {
         let cutoff = (crate::time::now() - retention_seconds) * 1000;
         loop {
@@ -153,27 +203,58 @@ const SECRET_PARAMS: &[&str] = &["WebIdentityToken", "SAMLAssertion", "Action", 
 
 /// `requestParameters`: the call's parameters with camelCase names, minus
 /// secrets and signing parameters (null when nothing is left).
-struct RequestParameters<'a>(&'a Params);
+struct RequestParameters<'a> {
+    params: &'a Params,
+    /// Set for calls nobody signed: what an unauthenticated caller can make
+    /// the trail store is bounded (see [`UNSIGNED_VALUE_LIMIT`]).
+    unsigned: bool,
+}
+
+/// Longest parameter value recorded for an unsigned call, in characters (the
+/// longest STS accepts there is a 2,048-character session policy).
+const UNSIGNED_VALUE_LIMIT: usize = 2048;
+/// Most parameters recorded for an unsigned call (STS takes fewer than 40).
+const UNSIGNED_PARAMS_LIMIT: usize = 64;
 
 impl RequestParameters<'_> {
-    fn recorded(&self) -> impl Iterator<Item = (usize, &str, &str)> {
-        let pairs = self.0.pairs();
-        pairs.iter().enumerate().filter_map(move |(i, (k, v))| {
+    /// `(name, value)` of what is recorded: no secret or signing parameter, a
+    /// repeated name once with its first value, and for unsigned calls at
+    /// most [`UNSIGNED_PARAMS_LIMIT`] values of at most
+    /// [`UNSIGNED_VALUE_LIMIT`] characters.
+    fn recorded(&self) -> Vec<(&str, &str)> {
+        let most = if self.unsigned {
+            UNSIGNED_PARAMS_LIMIT
+        } else {
+            usize::MAX
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (k, v) in self.params.pairs() {
+            if out.len() >= most {
+                break;
+            }
             let secret = SECRET_PARAMS.contains(&k.as_str()) || k.starts_with("X-Amz-");
-            // A repeated name is recorded once, with its first value.
-            let repeated = pairs.iter().take(i).any(|(seen, _)| seen == k);
-            (!secret && !repeated).then_some((i, k.as_str(), v.as_str()))
-        })
+            if secret || !seen.insert(k.as_str()) {
+                continue;
+            }
+            let v = match v.char_indices().nth(UNSIGNED_VALUE_LIMIT) {
+                Some((end, _)) if self.unsigned => v.get(..end).unwrap_or_default(),
+                _ => v.as_str(),
+            };
+            out.push((k.as_str(), v));
+        }
+        out
     }
 }
 
 impl Serialize for RequestParameters<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.recorded().next().is_none() {
+        let recorded = self.recorded();
+        if recorded.is_empty() {
             return s.serialize_none();
         }
-        let mut map = s.serialize_map(None)?;
-        for (_, k, v) in self.recorded() {
+        let mut map = s.serialize_map(Some(recorded.len()))?;
+        for (k, v) in recorded {
             let mut c = k.chars();
             let camel: String = c
                 .next()
@@ -506,7 +587,10 @@ pub(crate) fn event(c: &Call<'_>) -> AuditEvent {
         user_agent: c.origin.user_agent.as_deref().unwrap_or_default(),
         error_code: error.map(ApiError::code),
         error_message: error.map(ApiError::message),
-        request_parameters: RequestParameters(c.params),
+        request_parameters: RequestParameters {
+            params: c.params,
+            unsigned: c.caller.is_none(),
+        },
         response_elements,
         request_id: c.request_id,
         event_id: &event_id,
@@ -571,14 +655,22 @@ mod tests {
             b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=eyJ.secret.sig\
              &RoleArn=arn&RoleSessionName=s&X-Amz-Signature=abc&RoleArn=second",
         );
-        let json = serde_json::to_value(RequestParameters(&params)).unwrap();
+        let json = serde_json::to_value(RequestParameters {
+            params: &params,
+            unsigned: false,
+        })
+        .unwrap();
         assert_eq!(
             json,
             serde_json::json!({"roleArn": "arn", "roleSessionName": "s"})
         );
         let only_secrets = Params::parse(b"Action=GetCallerIdentity&Version=2011-06-15");
         assert_eq!(
-            serde_json::to_value(RequestParameters(&only_secrets)).unwrap(),
+            serde_json::to_value(RequestParameters {
+                params: &only_secrets,
+                unsigned: false,
+            })
+            .unwrap(),
             serde_json::Value::Null
         );
     }

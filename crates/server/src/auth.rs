@@ -5,6 +5,8 @@
 use axum::http::StatusCode;
 use policy::{CompiledPolicy, Context, Decision, PolicySet, Principal, Request, authorize};
 
+use store::Store;
+
 use crate::error::ApiError;
 use crate::session::Session;
 use crate::state::State;
@@ -65,6 +67,7 @@ pub(crate) fn authenticate(
     now: i64,
 ) -> Result<(Caller, String), ApiError> {
     let claim = sigv4::read_claim(req).map_err(|e| ApiError::signature(&e))?;
+    check_scope_region(&claim.scope)?;
     let caller = if claim.access_key.starts_with("ASIA") {
         let token = claim.security_token.as_deref().ok_or_else(invalid_token)?;
         let session = state.ring.open(token)?;
@@ -90,6 +93,11 @@ pub(crate) fn authenticate(
             session: Some(session),
         }
     } else {
+        // A long-term key has no session: a security token beside it is
+        // refused as AWS refuses it, not ignored.
+        if claim.security_token.is_some() {
+            return Err(invalid_token());
+        }
         let key = state
             .access_key(&claim.access_key)?
             .ok_or_else(invalid_token)?;
@@ -104,6 +112,41 @@ pub(crate) fn authenticate(
         }
     };
     Ok((caller, claim.scope.service))
+}
+
+/// The region of a credential scope must be one AWS has: IAM is global and
+/// signed for `us-east-1` (botocore's `endpoints.json`, `credentialScope` of
+/// the `aws-global` endpoint); other services take any region of the `aws`,
+/// `aws-cn` and `aws-us-gov` partitions (their `regionRegex`:
+/// `^(us|eu|ap|sa|ca|me|af|il|mx)-\w+-\d+$`, `^cn-\w+-\d+$`,
+/// `^us-gov-\w+-\d+$`).
+fn check_scope_region(scope: &sigv4::Scope) -> Result<(), ApiError> {
+    let region = scope.region.as_str();
+    let valid = if scope.service == "iam" {
+        region == "us-east-1"
+    } else {
+        let parts: Vec<&str> = region.split('-').collect();
+        match parts.as_slice() {
+            [area, name @ .., number] if !name.is_empty() && name.len() <= 2 => {
+                ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn"].contains(area)
+                    && name.iter().all(|n| {
+                        !n.is_empty() && n.len() <= 16 && n.bytes().all(|b| b.is_ascii_lowercase())
+                    })
+                    && (1..=2).contains(&number.len())
+                    && number.bytes().all(|b| b.is_ascii_digit())
+            }
+            _ => false,
+        }
+    };
+    if valid {
+        return Ok(());
+    }
+    let shown: String = region.chars().take(64).collect();
+    Err(ApiError::new(
+        "SignatureDoesNotMatch",
+        StatusCode::FORBIDDEN,
+        format!("Credential should be scoped to a valid region, not '{shown}'. "),
+    ))
 }
 
 /// The global condition keys of a request.
@@ -162,30 +205,37 @@ struct CallerPolicies {
 /// A root caller holds its account's permissions with no policy; a role
 /// session has its role's current policies (inline and attached), its
 /// boundary, and the session policies it was created with.
-fn caller_policies(state: &State, caller: &Caller) -> Result<CallerPolicies, ApiError> {
+fn caller_policies(
+    state: &State,
+    store: &dyn Store,
+    caller: &Caller,
+) -> Result<CallerPolicies, ApiError> {
     let Some(s) = &caller.session else {
         return Ok(CallerPolicies::default());
     };
     let mut out = CallerPolicies::default();
-    let Some(role) = state
-        .store
+    // A session belongs to the role it was issued for, named by its unique
+    // id: once that role is deleted, a role created later under the same
+    // name is another role and grants the old session nothing.
+    let Some(role) = store
         .role(&s.account, &s.role_name)?
-        .filter(|r| r.arn() == s.role_arn)
+        .filter(|r| r.id == s.role_id)
     else {
         // The role is gone: the session keeps no permission.
         return Ok(out);
     };
-    for (name, doc) in state.store.role_policies(&s.account, &role.name)? {
+    for (name, doc) in store.role_policies(&s.account, &role.name)? {
         out.identity
             .push(state.compile(&format!("{} (inline {name})", role.arn()), &doc)?);
     }
-    for arn in state.store.attached_role_policies(&s.account, &role.name)? {
-        if let Some(doc) = crate::iam::managed_policy_document(state, &s.account, &arn)? {
+    for arn in store.attached_role_policies(&s.account, &role.name)? {
+        if let Some(doc) = crate::iam::managed_policy_document(state, store, &s.account, &arn)? {
             out.identity.push(state.compile(&arn, &doc)?);
         }
     }
     if let Some(arn) = &role.boundary {
-        let doc = crate::iam::managed_policy_document(state, &s.account, arn)?.unwrap_or_default();
+        let doc =
+            crate::iam::managed_policy_document(state, store, &s.account, arn)?.unwrap_or_default();
         // A boundary that no longer exists allows nothing.
         out.boundary = Some(match state.compile(arn, &doc) {
             Ok(p) => p,
@@ -196,7 +246,8 @@ fn caller_policies(state: &State, caller: &Caller) -> Result<CallerPolicies, Api
         out.session.push(state.compile("session policy", doc)?);
     }
     for arn in &s.policy_arns {
-        let doc = crate::iam::managed_policy_document(state, &s.account, arn)?.unwrap_or_default();
+        let doc =
+            crate::iam::managed_policy_document(state, store, &s.account, arn)?.unwrap_or_default();
         if let Ok(p) = state.compile(arn, &doc) {
             out.session.push(p);
         }
@@ -213,6 +264,7 @@ fn caller_policies(state: &State, caller: &Caller) -> Result<CallerPolicies, Api
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decide(
     state: &State,
+    store: &dyn Store,
     caller: &Caller,
     ctx: &Context,
     action: &str,
@@ -221,7 +273,7 @@ pub(crate) fn decide(
     resource_policy: Option<&CompiledPolicy>,
     resource_must_allow: bool,
 ) -> Result<Decision, ApiError> {
-    let p = caller_policies(state, caller)?;
+    let p = caller_policies(state, store, caller)?;
     let set = PolicySet {
         identity: &p.identity,
         resource: resource_policy,
@@ -243,12 +295,15 @@ pub(crate) fn decide(
 /// engine; a denial is AWS's AccessDenied with its reason.
 pub(crate) fn check(
     state: &State,
+    store: &dyn Store,
     caller: &Caller,
     ctx: &Context,
     action: &str,
     resource: &str,
 ) -> Result<(), ApiError> {
-    let decision = decide(state, caller, ctx, action, resource, None, None, false)?;
+    let decision = decide(
+        state, store, caller, ctx, action, resource, None, None, false,
+    )?;
     if decision.is_allowed() {
         return Ok(());
     }
@@ -267,7 +322,7 @@ mod tests {
     fn expired_session_credentials_are_refused_as_aws_does() {
         let dir = tempfile::tempdir().unwrap();
         let key = store::MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
-        let store: std::sync::Arc<dyn store::Store> =
+        let store: std::sync::Arc<dyn store::Store + Send + Sync> =
             std::sync::Arc::new(store::SqliteStore::open(dir.path(), key).unwrap());
         let state = State::new(store, "http://127.0.0.1:1", None).unwrap();
         let session = Session {

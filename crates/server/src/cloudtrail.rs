@@ -52,7 +52,14 @@ pub(crate) fn handle(
         );
     }
     let ctx = auth::context(caller, origin, now);
-    if let Err(e) = auth::check(state, caller, &ctx, "cloudtrail:LookupEvents", "*") {
+    if let Err(e) = auth::check(
+        state,
+        state.store.as_ref(),
+        caller,
+        &ctx,
+        "cloudtrail:LookupEvents",
+        "*",
+    ) {
         return JsonReply {
             service: "cloudtrail",
             status: e.status(),

@@ -310,7 +310,17 @@ fn permissions(
         access_key: String::new(),
     };
     let ctx = auth::context(&caller, &Origin::default(), now);
-    match auth::decide(state, &caller, &ctx, action, resource, None, None, false) {
+    match auth::decide(
+        state,
+        state.store.as_ref(),
+        &caller,
+        &ctx,
+        action,
+        resource,
+        None,
+        None,
+        false,
+    ) {
         Ok(Decision::Allow(_)) => {
             out.push(finding(
                 "permissions",

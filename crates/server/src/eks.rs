@@ -88,7 +88,14 @@ fn answer(
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, segments.as_slice()) {
         ("GET", ["clusters"]) => {
-            auth::check(state, caller, &ctx, "eks:ListClusters", "*")?;
+            auth::check(
+                state,
+                state.store.as_ref(),
+                caller,
+                &ctx,
+                "eks:ListClusters",
+                "*",
+            )?;
             let names: Vec<String> = state
                 .store
                 .clusters()?
@@ -105,7 +112,14 @@ fn answer(
         }
         ("GET", ["clusters", name]) => {
             let arn = format!("arn:aws:eks:us-east-1:{}:cluster/{name}", caller.account);
-            auth::check(state, caller, &ctx, "eks:DescribeCluster", &arn)?;
+            auth::check(
+                state,
+                state.store.as_ref(),
+                caller,
+                &ctx,
+                "eks:DescribeCluster",
+                &arn,
+            )?;
             match state
                 .store
                 .cluster(name)?

@@ -120,6 +120,16 @@ impl ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> ApiError {
-        ApiError::internal(e)
+        match e {
+            store::StoreError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "store unavailable");
+                ApiError::new(
+                    "ServiceUnavailable",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is unavailable. Please try again later.",
+                )
+            }
+            other => ApiError::internal(other),
+        }
     }
 }

@@ -308,23 +308,124 @@ async fn dispatch(
             );
         }
     };
-    let result = run(state, &service, &params, &caller, origin, version, now).await;
-    let result = audited(
+    let call = Signed {
         state,
-        &service,
-        &action,
-        &params,
-        Some(&caller),
+        service: &service,
+        action: &action,
+        params: &params,
+        caller: &caller,
         origin,
         request_id,
         now,
-        result,
-    )
-    .await;
+    };
+    let result = if service == "iam"
+        && params.get("Version") == Some(iam::VERSION)
+        && params.action().is_some_and(iam::changes_state)
+    {
+        call.change().await
+    } else {
+        let result = run(state, &service, &params, &caller, origin, version, now).await;
+        call.audited(result).await
+    };
     Reply::Xml {
         namespace,
         action,
         result,
+    }
+}
+
+/// A signed call, as its handler and the audit trail see it.
+struct Signed<'a> {
+    state: &'a State,
+    service: &'a str,
+    action: &'a str,
+    params: &'a Params,
+    caller: &'a auth::Caller,
+    origin: &'a Origin,
+    request_id: &'a str,
+    now: i64,
+}
+
+impl Signed<'_> {
+    /// The call's audit event, for its answer.
+    fn event(&self, outcome: Result<&str, &ApiError>) -> store::AuditEvent {
+        audit::event(&audit::Call {
+            service: self.service,
+            action: self.action,
+            params: self.params,
+            caller: Some(self.caller),
+            origin: self.origin,
+            request_id: self.request_id,
+            now: self.now,
+            outcome,
+        })
+    }
+
+    /// [`audited`] for this call.
+    async fn audited(
+        &self,
+        result: Result<Option<xml::Xml>, ApiError>,
+    ) -> Result<Option<xml::Xml>, ApiError> {
+        audited(
+            self.state,
+            self.service,
+            self.action,
+            self.params,
+            Some(self.caller),
+            self.origin,
+            self.request_id,
+            self.now,
+            result,
+        )
+        .await
+    }
+
+    /// An IAM call that changes state, as one store transaction: it reads
+    /// what it checks, decides, writes and stages its audit event together,
+    /// so an acknowledged change is stored with its event whatever runs beside
+    /// it, and a refused or failed one changes nothing (its event, a failure,
+    /// goes to the trail as any other).
+    async fn change(&self) -> Result<Option<xml::Xml>, ApiError> {
+        let state = self.state;
+        let mut answer = None;
+        let mut staged = None;
+        let written = state.store.write(&mut |tx| {
+            staged = None;
+            let result = iam::handle(
+                state,
+                tx,
+                self.action,
+                self.params,
+                self.caller,
+                self.origin,
+                self.now,
+            );
+            let finish = match &result {
+                Err(_) => store::Finish::Rollback,
+                Ok(x) if state.auditor.is_some() => {
+                    let event =
+                        self.event(Ok(x.as_ref().map(xml::Xml::as_str).unwrap_or_default()));
+                    tx.stage_event(&event)?;
+                    staged = Some(event);
+                    store::Finish::Commit
+                }
+                Ok(_) => store::Finish::Commit,
+            };
+            answer = Some(result);
+            Ok(finish)
+        });
+        let failed = match (written, answer) {
+            (Ok(()), Some(Ok(x))) => {
+                if let (Some(auditor), Some(event)) = (&state.auditor, staged) {
+                    auditor.record_staged(event).await;
+                }
+                return Ok(x);
+            }
+            (Ok(()), Some(Err(e))) => e,
+            (Err(e), _) => ApiError::from(e),
+            (Ok(()), None) => ApiError::internal("a write transaction ran no work"),
+        };
+        self.audited(Err(failed)).await
     }
 }
 
@@ -387,7 +488,15 @@ async fn run(
         return Err(invalid_action(action, given));
     }
     match service {
-        "iam" => iam::handle(state, action, params, caller, origin, now),
+        "iam" => iam::handle(
+            state,
+            state.store.as_ref(),
+            action,
+            params,
+            caller,
+            origin,
+            now,
+        ),
         _ => sts::handle(state, action, params, Some(caller), origin, now).await,
     }
 }

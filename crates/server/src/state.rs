@@ -18,7 +18,7 @@ const POLICY_CACHE_LIMIT: usize = 10_000;
 
 /// Shared server state.
 pub struct State {
-    pub(crate) store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store + Send + Sync>,
     pub(crate) aws_policies: BTreeMap<String, AwsPolicy>,
     /// `http://HOST:PORT` clients reach this server at; local issuers live under it.
     pub(crate) public_url: String,
@@ -40,7 +40,7 @@ impl State {
     /// trusted roots (PEM) for fetching issuers' keys from private CAs. Creates
     /// the session key ring on first use.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Store + Send + Sync>,
         public_url: &str,
         ca_pem: Option<&[u8]>,
     ) -> Result<State, String> {

@@ -133,7 +133,8 @@ fn session_policies(
         ));
     }
     for arn in &common.policy_arns {
-        if crate::iam::managed_policy_document(state, account, arn)?.is_none() {
+        if crate::iam::managed_policy_document(state, state.store.as_ref(), account, arn)?.is_none()
+        {
             return Err(ApiError::invalid_input(format!(
                 "Policy {arn} does not exist or is not attachable."
             )));
@@ -523,6 +524,7 @@ fn assume_role(
     let decide = |action: &str| {
         auth::decide(
             state,
+            state.store.as_ref(),
             caller,
             &ctx,
             action,

@@ -4,6 +4,16 @@
 
 use crate::error::ApiError;
 
+/// Members whose values are credentials: never quoted in an error.
+const SENSITIVE: &[&str] = &[
+    "WebIdentityToken",
+    "SAMLAssertion",
+    "SecretAccessKey",
+    "SessionToken",
+];
+/// Longest value an error quotes, in characters.
+const ECHO_LIMIT: usize = 256;
+
 /// Collects constraint failures of one request.
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
@@ -123,12 +133,20 @@ impl Pattern {
 
 impl Checker {
     pub(crate) fn fail(&mut self, name: &str, value: Option<&str>, constraint: &str) {
+        // A credential is never echoed (botocore marks these members
+        // `sensitive`), and no echoed value is longer than ECHO_LIMIT: an
+        // error's message is logged and audited.
         let value = match value {
-            Some(v) => format!("'{v}'"),
-            None => "null".to_string(),
+            Some(_) if SENSITIVE.contains(&name) => String::new(),
+            Some(v) if v.chars().count() > ECHO_LIMIT => {
+                let head: String = v.chars().take(ECHO_LIMIT).collect();
+                format!(" '{head}…'")
+            }
+            Some(v) => format!(" '{v}'"),
+            None => " null".to_string(),
         };
         self.failures.push(format!(
-            "Value {value} at '{}' failed to satisfy constraint: {constraint}",
+            "Value{value} at '{}' failed to satisfy constraint: {constraint}",
             member_path(name)
         ));
     }

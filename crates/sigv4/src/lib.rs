@@ -361,12 +361,25 @@ pub fn signature(secret: &str, scope: &Scope, string_to_sign: &str) -> String {
     ))
 }
 
-/// The payload hash the request declares, or the hash of its body.
-fn payload_hash(req: &HttpRequest<'_>, presigned: bool) -> String {
-    match header(req, "x-amz-content-sha256") {
-        Some(h) => h.to_string(),
-        None if presigned => UNSIGNED_PAYLOAD.to_string(),
-        None => sha256_hex(req.body),
+/// The payload hash a signature covers. Only S3 lets a request leave its
+/// body out of the signature (`UNSIGNED-PAYLOAD`, and presigned URLs by
+/// default); for every other service the canonical request holds the hash of
+/// the body itself — AWS SigV4 "Create a canonical request", `HashedPayload`
+/// — so no parameter can ride in a body the signature does not cover, and a
+/// declared `x-amz-content-sha256` must be that hash.
+fn payload_hash(req: &HttpRequest<'_>, claim: &Claim) -> Result<String, Error> {
+    let declared = header(req, "x-amz-content-sha256");
+    if claim.scope.service == "s3" {
+        return Ok(match declared {
+            Some(h) => h.to_string(),
+            None if claim.presigned => UNSIGNED_PAYLOAD.to_string(),
+            None => sha256_hex(req.body),
+        });
+    }
+    let hash = sha256_hex(req.body);
+    match declared {
+        Some(h) if h != hash => Err(Error::signature_mismatch()),
+        _ => Ok(hash),
     }
 }
 
@@ -387,12 +400,15 @@ pub fn verify(req: &HttpRequest<'_>, claim: &Claim, secret: &str, now: i64) -> R
         )));
     }
     check_time(claim, now)?;
-    let hash = payload_hash(req, claim.presigned);
-    if hash != UNSIGNED_PAYLOAD && hash.len() == 64 && !claim.presigned {
+    let hash = payload_hash(req, claim)?;
+    if claim.scope.service == "s3"
+        && hash != UNSIGNED_PAYLOAD
+        && hash.len() == 64
+        && !claim.presigned
+        && hash != sha256_hex(req.body)
+    {
         // A declared payload hash must be the body's.
-        if hash != sha256_hex(req.body) {
-            return Err(Error::signature_mismatch());
-        }
+        return Err(Error::signature_mismatch());
     }
     let creq = canonical_request(req, &claim.signed_headers, &hash, claim.presigned);
     let sts = string_to_sign(&claim.date, &claim.scope, &creq);
@@ -525,7 +541,14 @@ pub fn presign(
         query: &query,
         ..*req
     };
-    let creq = canonical_request(&signing, &["host".to_string()], UNSIGNED_PAYLOAD, true);
+    // As botocore presigns: S3 leaves the body unsigned, other services sign
+    // the hash of the (normally empty) body.
+    let payload = if service == "s3" {
+        UNSIGNED_PAYLOAD.to_string()
+    } else {
+        sha256_hex(req.body)
+    };
+    let creq = canonical_request(&signing, &["host".to_string()], &payload, true);
     let sig = signature(secret, &scope, &string_to_sign(&date, &scope, &creq));
     format!("{query}&X-Amz-Signature={sig}")
 }
@@ -533,6 +556,158 @@ pub fn presign(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11, finding 1: a URL presigned for `Version` alone must not
+    /// carry `Action=CreateRole…` in a body the signature does not cover.
+    #[test]
+    fn r11_presigned_non_s3_requests_cover_their_body() {
+        let now = 1_440_938_160;
+        let headers = [("host", "127.0.0.1:4599")];
+        let req = HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "Version=2010-05-08",
+            headers: &headers,
+            body: b"",
+        };
+        let query = presign(
+            &req,
+            "AKIDEXAMPLE",
+            SECRET,
+            None,
+            "us-east-1",
+            "iam",
+            now,
+            300,
+        );
+        let signed = HttpRequest {
+            query: &query,
+            ..req
+        };
+        let claim = read_claim(&signed).unwrap();
+        assert_eq!(verify(&signed, &claim, SECRET, now), Ok(()));
+        let smuggled = HttpRequest {
+            body: b"Action=CreateRole&RoleName=x&AssumeRolePolicyDocument=%7B%7D",
+            ..signed
+        };
+        let e = verify(&smuggled, &claim, SECRET, now).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::SignatureDoesNotMatch);
+    }
+
+    /// Issue 11, finding 11: botocore's `generate_presigned_url` for STS and
+    /// IAM signs the hash of the empty payload, not `UNSIGNED-PAYLOAD`
+    /// (`aws eks get-token` is a presigned GetCallerIdentity).
+    #[test]
+    fn r11_presigned_non_s3_requests_sign_the_empty_payload_hash() {
+        let now = 1_440_938_160;
+        let headers = [("host", "sts.amazonaws.com")];
+        let req = HttpRequest {
+            method: "GET",
+            path: "/",
+            query: "Action=GetCallerIdentity&Version=2011-06-15",
+            headers: &headers,
+            body: b"",
+        };
+        let query = presign(
+            &req,
+            "AKIDEXAMPLE",
+            SECRET,
+            None,
+            "us-east-1",
+            "sts",
+            now,
+            60,
+        );
+        let signed = HttpRequest {
+            query: &query,
+            ..req
+        };
+        let claim = read_claim(&signed).unwrap();
+        let creq = canonical_request(&signed, &claim.signed_headers, &sha256_hex(b""), true);
+        let expected = signature(
+            SECRET,
+            &claim.scope,
+            &string_to_sign(&claim.date, &claim.scope, &creq),
+        );
+        assert_eq!(
+            claim.signature, expected,
+            "the empty payload's hash is signed"
+        );
+        assert_eq!(verify(&signed, &claim, SECRET, now), Ok(()));
+        // S3 presigned URLs keep UNSIGNED-PAYLOAD.
+        let s3 = presign(
+            &req,
+            "AKIDEXAMPLE",
+            SECRET,
+            None,
+            "us-east-1",
+            "s3",
+            now,
+            60,
+        );
+        let s3_req = HttpRequest { query: &s3, ..req };
+        let s3_claim = read_claim(&s3_req).unwrap();
+        let creq = canonical_request(&s3_req, &s3_claim.signed_headers, UNSIGNED_PAYLOAD, true);
+        assert_eq!(
+            s3_claim.signature,
+            signature(
+                SECRET,
+                &s3_claim.scope,
+                &string_to_sign(&s3_claim.date, &s3_claim.scope, &creq)
+            )
+        );
+        assert_eq!(verify(&s3_req, &s3_claim, SECRET, now), Ok(()));
+    }
+
+    /// Outside S3 a header cannot take the body out of the signature either.
+    #[test]
+    fn r11_unsigned_payload_is_refused_outside_s3() {
+        let now = 1_440_938_160;
+        let headers = [
+            ("host", "127.0.0.1:4599"),
+            ("x-amz-content-sha256", UNSIGNED_PAYLOAD),
+        ];
+        let req = HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"Action=ListRoles&Version=2010-05-08",
+        };
+        // Signed as a client would that claims the body is unsigned.
+        let date = AmzDate::from_epoch(now);
+        let scope = Scope {
+            date: date.day(),
+            region: "us-east-1".into(),
+            service: "iam".into(),
+        };
+        let names = vec![
+            "host".to_string(),
+            "x-amz-content-sha256".to_string(),
+            "x-amz-date".to_string(),
+        ];
+        let stamp = date.basic();
+        let all = [headers[0], headers[1], ("x-amz-date", stamp.as_str())];
+        let signing = HttpRequest {
+            headers: &all,
+            ..req
+        };
+        let creq = canonical_request(&signing, &names, UNSIGNED_PAYLOAD, false);
+        let sig = signature(SECRET, &scope, &string_to_sign(&date, &scope, &creq));
+        let auth = format!(
+            "{ALGORITHM} Credential=AKIDEXAMPLE/{}, SignedHeaders={}, Signature={sig}",
+            scope.to_path(),
+            names.join(";")
+        );
+        let with_auth = [all[0], all[1], all[2], ("authorization", auth.as_str())];
+        let r = HttpRequest {
+            headers: &with_auth,
+            ..req
+        };
+        let claim = read_claim(&r).unwrap();
+        let e = verify(&r, &claim, SECRET, now).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::SignatureDoesNotMatch);
+    }
 
     #[test]
     fn presigned_urls_verify_until_they_expire() {

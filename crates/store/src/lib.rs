@@ -22,6 +22,9 @@ pub enum StoreError {
     NotFound,
     /// An entity with that name already exists.
     AlreadyExists,
+    /// The backend cannot take the call now (busy past its wait, disk full);
+    /// nothing was written. The detail is for logs.
+    Unavailable(String),
     /// The backend failed (I/O, corruption, sealing); the detail is for logs.
     Backend(String),
 }
@@ -31,6 +34,7 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::NotFound => f.write_str("not found"),
             StoreError::AlreadyExists => f.write_str("already exists"),
+            StoreError::Unavailable(e) => write!(f, "store unavailable: {e}"),
             StoreError::Backend(e) => write!(f, "store: {e}"),
         }
     }
@@ -40,6 +44,17 @@ impl std::error::Error for StoreError {}
 
 /// Shorthand for store results.
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// [`Store::write`] for work that returns a value: commits when `work`
+/// returns `Ok`, keeps nothing when it returns an error.
+pub fn write<T>(store: &dyn Store, mut work: impl FnMut(&dyn Store) -> Result<T>) -> Result<T> {
+    let mut out = None;
+    store.write(&mut |tx| {
+        out = Some(work(tx)?);
+        Ok(Finish::Commit)
+    })?;
+    out.ok_or_else(|| StoreError::Backend("a committed transaction left no result".into()))
+}
 
 /// An AWS account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,8 +292,27 @@ pub enum AuditFilter {
     AccessKeyId(String),
 }
 
-/// Persistent state. Every method is one transaction.
-pub trait Store: Send + Sync {
+/// How the work of a [`Store::write`] transaction ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// Keep everything it wrote.
+    Commit,
+    /// Keep nothing (the work decided to refuse the change).
+    Rollback,
+}
+
+/// Persistent state. Every method is one transaction; [`Store::write`] makes
+/// several calls one.
+pub trait Store {
+    /// Runs `work` as one write transaction on the store it is handed: what it
+    /// reads is current and stays so until it ends (writers are serialized;
+    /// SQLite takes the main database's write lock before `work` runs), and
+    /// what it writes is committed together on [`Finish::Commit`] — nothing
+    /// on [`Finish::Rollback`] or an error. A backend may run `work` again to
+    /// retry a conflict, so `work` keeps no effects outside the store but
+    /// what it overwrites on each run. Nested calls are savepoints.
+    fn write(&self, work: &mut dyn FnMut(&dyn Store) -> Result<Finish>) -> Result<()>;
+
     /// Creates an account with its root access key.
     fn create_account(&self, account: &Account, key: &AccessKey) -> Result<()>;
     /// An account by id.
@@ -296,6 +330,8 @@ pub trait Store: Send + Sync {
     fn role(&self, account: &str, name: &str) -> Result<Option<Role>>;
     /// The roles of an account, ordered by name.
     fn roles(&self, account: &str) -> Result<Vec<Role>>;
+    /// How many roles an account has.
+    fn role_count(&self, account: &str) -> Result<usize>;
     /// Replaces a role's mutable fields (description, max session, trust
     /// policy, boundary, tags); `NotFound` if absent.
     fn update_role(&self, role: &Role) -> Result<()>;
@@ -328,6 +364,8 @@ pub trait Store: Send + Sync {
     fn policy(&self, arn: &str) -> Result<Option<ManagedPolicy>>;
     /// The managed policies of an account, by name.
     fn policies(&self, account: &str) -> Result<Vec<ManagedPolicy>>;
+    /// How many managed policies an account has.
+    fn policy_count(&self, account: &str) -> Result<usize>;
     /// Replaces a policy's mutable fields (default version, next version,
     /// tags, updated).
     fn update_policy(&self, policy: &ManagedPolicy) -> Result<()>;
@@ -348,6 +386,8 @@ pub trait Store: Send + Sync {
     fn oidc_provider(&self, arn: &str) -> Result<Option<OidcProvider>>;
     /// The providers of an account, by ARN.
     fn oidc_providers(&self, account: &str) -> Result<Vec<OidcProvider>>;
+    /// How many providers an account has.
+    fn oidc_provider_count(&self, account: &str) -> Result<usize>;
     /// Replaces a provider's client ids, thumbprints and tags.
     fn update_oidc_provider(&self, provider: &OidcProvider) -> Result<()>;
     /// Deletes a provider.
@@ -373,6 +413,13 @@ pub trait Store: Send + Sync {
 
     /// Appends audit events in one durable transaction.
     fn append_events(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Keeps the audit event of a change in the change's own transaction
+    /// (inside [`Store::write`]), so that a committed change always has its
+    /// event: [`Store::unstage_events`] drops it once [`Store::append_events`]
+    /// has it, and opening the store appends whatever is still staged.
+    fn stage_event(&self, event: &AuditEvent) -> Result<()>;
+    /// Drops staged events that the trail now holds.
+    fn unstage_events(&self, ids: &[String]) -> Result<()>;
     /// An account's events between two times (ms, inclusive), newest first,
     /// older than `before_seq` when paging, at most `limit`.
     fn lookup_events(

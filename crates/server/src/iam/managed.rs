@@ -6,7 +6,8 @@
 use policy::PolicyUse;
 use store::{ManagedPolicy, PolicyVersion, StoreError, Tag};
 
-use super::{Call, new_tags, page, paging, write_paging, write_tags};
+use super::roles::tag_keys;
+use super::{Call, merge_tags, new_tags, page, paging, write_paging, write_tags};
 use crate::error::ApiError;
 use crate::ids;
 use crate::protocol::xml::{Xml, url_encode};
@@ -71,14 +72,13 @@ pub(crate) fn resolve(call: &Call<'_>, arn: &str) -> Result<Option<PolicyInfo>, 
             stored: None,
         }));
     }
-    let Some(p) = call.state.store.policy(arn)? else {
+    let Some(p) = call.store.policy(arn)? else {
         return Ok(None);
     };
     if p.account != call.account() {
         return Ok(None);
     }
     let document = call
-        .state
         .store
         .policy_version(&p.arn, &p.default_version)?
         .map(|v| v.document)
@@ -102,17 +102,17 @@ pub(crate) fn resolve(call: &Call<'_>, arn: &str) -> Result<Option<PolicyInfo>, 
 /// (AWS managed, or customer managed in that account).
 pub(crate) fn managed_policy_document(
     state: &crate::state::State,
+    store: &dyn store::Store,
     account: &str,
     arn: &str,
 ) -> Result<Option<String>, ApiError> {
     if let Some(p) = state.aws_policies.get(arn) {
         return Ok(Some(p.document.clone()));
     }
-    let Some(p) = state.store.policy(arn)?.filter(|p| p.account == account) else {
+    let Some(p) = store.policy(arn)?.filter(|p| p.account == account) else {
         return Ok(None);
     };
-    Ok(state
-        .store
+    Ok(store
         .policy_version(&p.arn, &p.default_version)?
         .map(|v| v.document))
 }
@@ -158,7 +158,7 @@ fn authorized_own(call: &Call<'_>, arn: &str) -> Result<ManagedPolicy, ApiError>
 }
 
 fn counts(call: &Call<'_>, arn: &str) -> Result<(usize, usize), ApiError> {
-    let store = &call.state.store;
+    let store = call.store;
     Ok((
         store.policy_attachments(call.account(), arn)?.len(),
         store.boundary_uses(call.account(), arn)?.len(),
@@ -241,8 +241,8 @@ pub(super) fn create(call: &mut Call<'_>) -> Answer {
     call.authorize(&arn)?;
     check_document(&doc)?;
     let tags = new_tags(&tags)?;
-    let store = &call.state.store;
-    if store.policies(call.account())?.len() >= POLICIES_PER_ACCOUNT {
+    let store = call.store;
+    if store.policy_count(call.account())? >= POLICIES_PER_ACCOUNT {
         return Err(ApiError::limit_exceeded(format!(
             "Cannot exceed quota for PoliciesPerAccount: {POLICIES_PER_ACCOUNT}"
         )));
@@ -286,6 +286,46 @@ pub(super) fn get(call: &Call<'_>) -> Answer {
     Ok(Some(policy_result(&info, counts(call, arn)?)))
 }
 
+/// TagPolicy: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_TagPolicy.html>.
+pub(super) fn tag(call: &mut Call<'_>) -> Answer {
+    let mut c = Checker::default();
+    let arn = policy_arn(call, &mut c).to_string();
+    let tags = call.required_tags(&mut c);
+    c.finish()?;
+    let mut p = authorized_own(call, &arn)?;
+    merge_tags(&mut p.tags, new_tags(&tags)?)?;
+    call.store.update_policy(&p)?;
+    Ok(None)
+}
+
+/// UntagPolicy: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UntagPolicy.html>.
+pub(super) fn untag(call: &mut Call<'_>) -> Answer {
+    let mut c = Checker::default();
+    let arn = policy_arn(call, &mut c).to_string();
+    let keys = tag_keys(call, &mut c);
+    c.finish()?;
+    call.context
+        .insert_multi("aws:TagKeys", keys.iter().map(String::as_str));
+    let mut p = authorized_own(call, &arn)?;
+    p.tags.retain(|t| !keys.contains(&t.key));
+    call.store.update_policy(&p)?;
+    Ok(None)
+}
+
+/// ListPolicyTags: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListPolicyTags.html>.
+pub(super) fn list_tags(call: &Call<'_>) -> Answer {
+    let mut c = Checker::default();
+    let arn = policy_arn(call, &mut c);
+    let (marker, max_items) = paging(&mut c, call.params);
+    c.finish()?;
+    let tags = authorized(call, arn)?.tags;
+    let (tags, next) = page(tags, |t| t.key.clone(), marker.as_deref(), max_items);
+    let mut x = Xml::default();
+    write_tags(&mut x, "Tags", &tags);
+    write_paging(&mut x, next.as_deref());
+    Ok(Some(x))
+}
+
 pub(super) fn list(call: &Call<'_>) -> Answer {
     let mut c = Checker::default();
     let scope = call.params.get("Scope");
@@ -312,8 +352,7 @@ pub(super) fn list(call: &Call<'_>) -> Answer {
     }
     if scope != "AWS" {
         all.extend(
-            call.state
-                .store
+            call.store
                 .policies(call.account())?
                 .into_iter()
                 .map(|p| p.arn),
@@ -364,12 +403,12 @@ pub(super) fn delete(call: &Call<'_>) -> Answer {
             "Cannot delete a policy attached to entities.",
         ));
     }
-    if call.state.store.policy_versions(&p.arn)?.len() > 1 {
+    if call.store.policy_versions(&p.arn)?.len() > 1 {
         return Err(ApiError::delete_conflict(
             "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
         ));
     }
-    call.state.store.delete_policy(&p.arn)?;
+    call.store.delete_policy(&p.arn)?;
     Ok(None)
 }
 
@@ -387,7 +426,7 @@ pub(super) fn create_version(call: &Call<'_>) -> Answer {
     c.finish()?;
     let mut p = authorized_own(call, arn)?;
     check_document(doc)?;
-    if call.state.store.policy_versions(&p.arn)?.len() >= VERSIONS_PER_POLICY {
+    if call.store.policy_versions(&p.arn)?.len() >= VERSIONS_PER_POLICY {
         return Err(ApiError::limit_exceeded(
             "A managed policy can have up to 5 versions. Before you create a new version, you must delete an existing version.",
         ));
@@ -397,13 +436,13 @@ pub(super) fn create_version(call: &Call<'_>) -> Answer {
         document: doc.to_string(),
         created: call.now,
     };
-    call.state.store.insert_policy_version(&p.arn, &version)?;
+    call.store.insert_policy_version(&p.arn, &version)?;
     p.next_version += 1;
     if set_default {
         p.default_version = version.id.clone();
         p.updated = call.now;
     }
-    call.state.store.update_policy(&p)?;
+    call.store.update_policy(&p)?;
     let mut x = Xml::default();
     x.open("PolicyVersion");
     write_version(&mut x, &version, &p.default_version, false);
@@ -424,7 +463,7 @@ pub(super) fn get_version(call: &Call<'_>) -> Answer {
     c.finish()?;
     let info = authorized(call, arn)?;
     let version = match &info.stored {
-        Some(p) => call.state.store.policy_version(&p.arn, id)?,
+        Some(p) => call.store.policy_version(&p.arn, id)?,
         // Only the default version of an AWS managed policy is shipped.
         None => (id == info.default_version).then(|| PolicyVersion {
             id: info.default_version.clone(),
@@ -456,7 +495,7 @@ pub(super) fn list_versions(call: &Call<'_>) -> Answer {
     let mut x = Xml::default();
     match &info.stored {
         Some(p) => {
-            let versions = call.state.store.policy_versions(&p.arn)?;
+            let versions = call.store.policy_versions(&p.arn)?;
             let (versions, next) = page(versions, |v| v.id.clone(), marker.as_deref(), max_items);
             x.list("Versions", &versions, |x, v| {
                 write_version(x, v, &p.default_version, false)
@@ -487,7 +526,7 @@ pub(super) fn delete_version(call: &Call<'_>) -> Answer {
             "Cannot delete the default version of a policy.",
         ));
     }
-    match call.state.store.delete_policy_version(&p.arn, id) {
+    match call.store.delete_policy_version(&p.arn, id) {
         Err(StoreError::NotFound) => Err(missing_version(arn, id)),
         other => other.map(|()| None).map_err(Into::into),
     }
@@ -499,12 +538,12 @@ pub(super) fn set_default_version(call: &Call<'_>) -> Answer {
     let id = version_id(call, &mut c);
     c.finish()?;
     let mut p = authorized_own(call, arn)?;
-    if call.state.store.policy_version(&p.arn, id)?.is_none() {
+    if call.store.policy_version(&p.arn, id)?.is_none() {
         return Err(missing_version(arn, id));
     }
     p.default_version = id.to_string();
     p.updated = call.now;
-    call.state.store.update_policy(&p)?;
+    call.store.update_policy(&p)?;
     Ok(None)
 }
 
@@ -536,7 +575,7 @@ pub(super) fn list_entities(call: &Call<'_>) -> Answer {
     let (marker, max_items) = paging(&mut c, call.params);
     c.finish()?;
     let info = authorized(call, arn)?;
-    let store = &call.state.store;
+    let store = call.store;
     let mut roles = Vec::new();
     if matches!(filter, None | Some("Role")) {
         if usage != Some("PermissionsBoundary") {

@@ -14,7 +14,7 @@ pub(crate) use managed::managed_policy_document;
 pub(crate) use oidc::provider_key;
 
 use policy::Context;
-use store::Tag;
+use store::{Store, Tag};
 
 use crate::auth::{self, Caller, Origin};
 use crate::error::ApiError;
@@ -31,6 +31,8 @@ pub(crate) const VERSION: &str = "2010-05-08";
 /// What one IAM request works with.
 pub(crate) struct Call<'a> {
     pub(crate) state: &'a State,
+    /// The store as this call sees it: inside its transaction for a change.
+    pub(crate) store: &'a dyn Store,
     pub(crate) caller: &'a Caller,
     pub(crate) params: &'a Params,
     pub(crate) action: &'a str,
@@ -47,7 +49,14 @@ impl Call<'_> {
     /// Authorizes this call's action on `resource`.
     pub(crate) fn authorize(&self, resource: &str) -> Result<(), ApiError> {
         let action = format!("iam:{}", self.action);
-        auth::check(self.state, self.caller, &self.context, &action, resource)
+        auth::check(
+            self.state,
+            self.store,
+            self.caller,
+            &self.context,
+            &action,
+            resource,
+        )
     }
 
     /// Adds a condition key for this call (`iam:PolicyARN`, `aws:RequestTag/…`).
@@ -79,9 +88,18 @@ impl Call<'_> {
     }
 }
 
+/// Whether an IAM action changes state (every action but reads and
+/// simulations): such calls run as one store transaction.
+pub(crate) fn changes_state(action: &str) -> bool {
+    !["Get", "List", "Simulate"]
+        .iter()
+        .any(|read| action.starts_with(read))
+}
+
 /// Handles one IAM action.
 pub(crate) fn handle(
     state: &State,
+    store: &dyn Store,
     action: &str,
     params: &Params,
     caller: &Caller,
@@ -90,6 +108,7 @@ pub(crate) fn handle(
 ) -> Result<Option<Xml>, ApiError> {
     let mut call = Call {
         state,
+        store,
         caller,
         params,
         action,
@@ -126,6 +145,9 @@ pub(crate) fn handle(
         "DeletePolicyVersion" => managed::delete_version(&call),
         "SetDefaultPolicyVersion" => managed::set_default_version(&call),
         "ListEntitiesForPolicy" => managed::list_entities(&call),
+        "TagPolicy" => managed::tag(&mut call),
+        "UntagPolicy" => managed::untag(&mut call),
+        "ListPolicyTags" => managed::list_tags(&call),
         "CreateOpenIDConnectProvider" => oidc::create(&mut call),
         "GetOpenIDConnectProvider" => oidc::get(&call),
         "ListOpenIDConnectProviders" => oidc::list(&call),

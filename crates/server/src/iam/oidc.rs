@@ -72,8 +72,7 @@ fn check_arn(arn: &str) -> Result<(), ApiError> {
 fn authorized(call: &Call<'_>, arn: &str) -> Result<OidcProvider, ApiError> {
     check_arn(arn)?;
     call.authorize(arn)?;
-    call.state
-        .store
+    call.store
         .oidc_provider(arn)?
         .filter(|p| p.account == call.account())
         .ok_or_else(|| {
@@ -127,8 +126,8 @@ pub(super) fn create(call: &mut Call<'_>) -> Answer {
         )));
     }
     let tags = new_tags(&tags)?;
-    let store = &call.state.store;
-    if store.oidc_providers(call.account())?.len() >= PROVIDERS_PER_ACCOUNT {
+    let store = call.store;
+    if store.oidc_provider_count(call.account())? >= PROVIDERS_PER_ACCOUNT {
         return Err(ApiError::limit_exceeded(format!(
             "Cannot exceed quota for OpenIdConnectProvidersPerAccount: {PROVIDERS_PER_ACCOUNT}"
         )));
@@ -185,7 +184,7 @@ pub(super) fn get(call: &Call<'_>) -> Answer {
 
 pub(super) fn list(call: &Call<'_>) -> Answer {
     call.authorize("*")?;
-    let providers = call.state.store.oidc_providers(call.account())?;
+    let providers = call.store.oidc_providers(call.account())?;
     let mut x = Xml::default();
     x.list("OpenIDConnectProviderList", &providers, |x, p| {
         x.text("Arn", &p.arn);
@@ -198,7 +197,7 @@ pub(super) fn delete(call: &Call<'_>) -> Answer {
     let arn = provider_arn(call, &mut c);
     c.finish()?;
     let p = authorized(call, arn)?;
-    call.state.store.delete_oidc_provider(&p.arn)?;
+    call.store.delete_oidc_provider(&p.arn)?;
     Ok(None)
 }
 
@@ -219,7 +218,7 @@ pub(super) fn add_client_id(call: &Call<'_>) -> Answer {
             )));
         }
         p.client_ids.push(id.to_string());
-        call.state.store.update_oidc_provider(&p)?;
+        call.store.update_oidc_provider(&p)?;
     }
     Ok(None)
 }
@@ -232,7 +231,7 @@ pub(super) fn remove_client_id(call: &Call<'_>) -> Answer {
     let mut p = authorized(call, arn)?;
     // Idempotent: removing an absent client id is not an error (API reference).
     p.client_ids.retain(|i| i != id);
-    call.state.store.update_oidc_provider(&p)?;
+    call.store.update_oidc_provider(&p)?;
     Ok(None)
 }
 
@@ -249,7 +248,7 @@ pub(super) fn update_thumbprints(call: &Call<'_>) -> Answer {
     let prints = prints.unwrap_or_default();
     check_thumbprints_hex(&prints)?;
     p.thumbprints = prints;
-    call.state.store.update_oidc_provider(&p)?;
+    call.store.update_oidc_provider(&p)?;
     Ok(None)
 }
 
@@ -260,7 +259,7 @@ pub(super) fn tag(call: &mut Call<'_>) -> Answer {
     c.finish()?;
     let mut p = authorized(call, &arn)?;
     merge_tags(&mut p.tags, new_tags(&tags)?)?;
-    call.state.store.update_oidc_provider(&p)?;
+    call.store.update_oidc_provider(&p)?;
     Ok(None)
 }
 
@@ -271,7 +270,7 @@ pub(super) fn untag(call: &Call<'_>) -> Answer {
     c.finish()?;
     let mut p = authorized(call, arn)?;
     p.tags.retain(|t| !keys.contains(&t.key));
-    call.state.store.update_oidc_provider(&p)?;
+    call.store.update_oidc_provider(&p)?;
     Ok(None)
 }
 

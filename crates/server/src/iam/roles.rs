@@ -37,7 +37,7 @@ fn policy_document<'a>(call: &'a Call<'_>, c: &mut Checker, name: &str) -> &'a s
 
 /// The role's ARN for authorization: its own if it exists, else `role/NAME`.
 fn find(call: &Call<'_>, name: &str) -> Result<(Option<Role>, String), ApiError> {
-    let role = call.state.store.role(call.account(), name)?;
+    let role = call.store.role(call.account(), name)?;
     let arn = match &role {
         Some(r) => r.arn(),
         None => call.arn(&format!("role/{name}")),
@@ -132,7 +132,7 @@ pub(super) fn create(call: &mut Call<'_>) -> Answer {
         check_boundary(call, b)?;
     }
     let tags = new_tags(&tags)?;
-    if call.state.store.roles(call.account())?.len() >= ROLES_PER_ACCOUNT {
+    if call.store.role_count(call.account())? >= ROLES_PER_ACCOUNT {
         return Err(ApiError::limit_exceeded(format!(
             "Cannot exceed quota for RolesPerAccount: {ROLES_PER_ACCOUNT}"
         )));
@@ -149,7 +149,7 @@ pub(super) fn create(call: &mut Call<'_>) -> Answer {
         tags,
         created: call.now,
     };
-    match call.state.store.insert_role(&role) {
+    match call.store.insert_role(&role) {
         Ok(()) => Ok(Some(role_result(&role, false))),
         Err(StoreError::AlreadyExists) => Err(ApiError::already_exists(format!(
             "Role with name {name} already exists."
@@ -176,7 +176,6 @@ pub(super) fn list(call: &Call<'_>) -> Answer {
     c.finish()?;
     call.authorize("*")?;
     let roles: Vec<Role> = call
-        .state
         .store
         .roles(call.account())?
         .into_iter()
@@ -205,7 +204,7 @@ pub(super) fn update(call: &Call<'_>) -> Answer {
     if let Some(m) = max_session {
         role.max_session_duration = m;
     }
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     // UpdateRole has an empty result that clients expect as `<UpdateRoleResult/>`.
     Ok(Some(Xml::default()))
 }
@@ -219,7 +218,7 @@ pub(super) fn update_description(call: &Call<'_>) -> Answer {
     c.finish()?;
     let mut role = authorized_role(call, name)?;
     role.description = Some(description.to_string());
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(Some(role_result(&role, true)))
 }
 
@@ -228,7 +227,7 @@ pub(super) fn delete(call: &Call<'_>) -> Answer {
     let name = role_name(call, &mut c);
     c.finish()?;
     let role = authorized_role(call, name)?;
-    let store = &call.state.store;
+    let store = call.store;
     if !store.role_policies(call.account(), &role.name)?.is_empty() {
         return Err(ApiError::delete_conflict(
             "Cannot delete entity, must delete policies first.",
@@ -254,7 +253,7 @@ pub(super) fn update_trust(call: &Call<'_>) -> Answer {
     let mut role = authorized_role(call, name)?;
     check_trust(doc)?;
     role.trust_policy = doc.to_string();
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(None)
 }
 
@@ -265,7 +264,7 @@ pub(super) fn tag(call: &mut Call<'_>) -> Answer {
     c.finish()?;
     let mut role = authorized_role(call, &name)?;
     merge_tags(&mut role.tags, new_tags(&tags)?)?;
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(None)
 }
 
@@ -301,7 +300,7 @@ pub(super) fn untag(call: &mut Call<'_>) -> Answer {
         .insert_multi("aws:TagKeys", keys.iter().map(String::as_str));
     let mut role = authorized_role(call, &name)?;
     role.tags.retain(|t| !keys.contains(&t.key));
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(None)
 }
 
@@ -330,7 +329,7 @@ pub(super) fn put_boundary(call: &mut Call<'_>) -> Answer {
     let mut role = authorized_role(call, &name)?;
     check_boundary(call, &arn)?;
     role.boundary = Some(arn);
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(None)
 }
 
@@ -340,7 +339,7 @@ pub(super) fn delete_boundary(call: &Call<'_>) -> Answer {
     c.finish()?;
     let mut role = authorized_role(call, name)?;
     role.boundary = None;
-    call.state.store.update_role(&role)?;
+    call.store.update_role(&role)?;
     Ok(None)
 }
 
@@ -354,7 +353,6 @@ pub(super) fn put_policy(call: &Call<'_>) -> Answer {
     policy::validate(doc, PolicyUse::InlineRole).map_err(|e| ApiError::policy(&e))?;
     // The limit is on the total of the role's inline policies.
     let others: usize = call
-        .state
         .store
         .role_policies(call.account(), &role.name)?
         .iter()
@@ -367,8 +365,7 @@ pub(super) fn put_policy(call: &Call<'_>) -> Answer {
             role.name
         )));
     }
-    call.state
-        .store
+    call.store
         .put_role_policy(call.account(), &role.name, policy, doc)?;
     Ok(None)
 }
@@ -384,7 +381,6 @@ pub(super) fn get_policy(call: &Call<'_>) -> Answer {
     c.finish()?;
     let role = authorized_role(call, name)?;
     let doc = call
-        .state
         .store
         .role_policy(call.account(), &role.name, policy)?
         .ok_or_else(|| missing_role_policy(policy))?;
@@ -402,7 +398,6 @@ pub(super) fn list_policies(call: &Call<'_>) -> Answer {
     c.finish()?;
     let role = authorized_role(call, name)?;
     let names: Vec<String> = call
-        .state
         .store
         .role_policies(call.account(), &role.name)?
         .into_iter()
@@ -422,7 +417,6 @@ pub(super) fn delete_policy(call: &Call<'_>) -> Answer {
     c.finish()?;
     let role = authorized_role(call, name)?;
     match call
-        .state
         .store
         .delete_role_policy(call.account(), &role.name, policy)
     {
@@ -449,7 +443,6 @@ pub(super) fn attach(call: &mut Call<'_>) -> Answer {
     let (role, arn) = role_and_policy_arn(call)?;
     managed::resolve_attachable(call, &arn)?;
     let attached = call
-        .state
         .store
         .attached_role_policies(call.account(), &role.name)?;
     if !attached.contains(&arn) && attached.len() >= POLICIES_PER_ROLE {
@@ -457,8 +450,7 @@ pub(super) fn attach(call: &mut Call<'_>) -> Answer {
             "Cannot exceed quota for PoliciesPerRole: {POLICIES_PER_ROLE}"
         )));
     }
-    call.state
-        .store
+    call.store
         .attach_role_policy(call.account(), &role.name, &arn)?;
     Ok(None)
 }
@@ -467,7 +459,6 @@ pub(super) fn detach(call: &mut Call<'_>) -> Answer {
     let (role, arn) = role_and_policy_arn(call)?;
     managed::check_arn(&arn)?;
     match call
-        .state
         .store
         .detach_role_policy(call.account(), &role.name, &arn)
     {
@@ -490,7 +481,6 @@ pub(super) fn list_attached(call: &Call<'_>) -> Answer {
     let role = authorized_role(call, name)?;
     let mut attached = Vec::new();
     for arn in call
-        .state
         .store
         .attached_role_policies(call.account(), &role.name)?
     {

@@ -128,7 +128,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
     let role = source
         .strip_prefix(&format!("arn:aws:iam::{}:role/", call.account()))
         .and_then(|rest| rest.rsplit('/').next())
-        .map(|name| call.state.store.role(call.account(), name))
+        .map(|name| call.store.role(call.account(), name))
         .transpose()?
         .flatten()
         .filter(|r| r.arn() == source)
@@ -136,7 +136,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
             ApiError::no_such_entity(format!("Role {source} does not exist in this account."))
         })?;
     let mut identity = Vec::new();
-    for (name, doc) in call.state.store.role_policies(call.account(), &role.name)? {
+    for (name, doc) in call.store.role_policies(call.account(), &role.name)? {
         identity.push(compile_input(
             call,
             name,
@@ -146,11 +146,10 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
         )?);
     }
     for arn in call
-        .state
         .store
         .attached_role_policies(call.account(), &role.name)?
     {
-        if let Some(doc) = managed_policy_document(call.state, call.account(), &arn)? {
+        if let Some(doc) = managed_policy_document(call.state, call.store, call.account(), &arn)? {
             let kind = if arn.starts_with("arn:aws:iam::aws:") {
                 "aws-managed"
             } else {
@@ -176,7 +175,7 @@ pub(super) fn principal_policy(call: &Call<'_>) -> Answer {
         .boundary
         .as_ref()
         .filter(|_| input.boundaries.is_empty())
-        && let Some(doc) = managed_policy_document(call.state, call.account(), arn)?
+        && let Some(doc) = managed_policy_document(call.state, call.store, call.account(), arn)?
     {
         boundary.push(compile_input(
             call,

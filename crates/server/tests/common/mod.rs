@@ -25,7 +25,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub key: String,
     pub secret: String,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Store + Send + Sync>,
     pub dir: tempfile::TempDir,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -118,7 +118,8 @@ impl Server {
         let audit_dir = dir.path().to_path_buf();
         let auditor = move || {
             let key = MasterKey::load_or_create(&audit_dir.join("master.key")).unwrap();
-            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&audit_dir, key).unwrap());
+            let store: Arc<dyn Store + Send + Sync> =
+                Arc::new(SqliteStore::open(&audit_dir, key).unwrap());
             server::Auditor::start(
                 store,
                 server::AuditConfig {
@@ -128,7 +129,8 @@ impl Server {
             .unwrap()
         };
         let key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path(), key).unwrap());
+        let store: Arc<dyn Store + Send + Sync> =
+            Arc::new(SqliteStore::open(dir.path(), key).unwrap());
         let (key, secret) = server::create_account(store.as_ref(), ACCOUNT).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

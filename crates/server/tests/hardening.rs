@@ -1,0 +1,259 @@
+//! Regressions of issue 11 (what an attacker found in `irsa serve`), one test
+//! per finding, each named after it: `r11_<finding>_…`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::{Server, TRUST, form, now};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/s3-app-role";
+
+/// A request presigned by the admin key for `service`: `query` plus the
+/// `X-Amz-*` parameters, signed over an empty body.
+fn presigned(s: &Server, method: &str, service: &str, query: &str) -> String {
+    let host = s.addr.to_string();
+    let headers = [("host", host.as_str())];
+    let req = sigv4::HttpRequest {
+        method,
+        path: "/",
+        query,
+        headers: &headers,
+        body: b"",
+    };
+    let q = sigv4::presign(
+        &req,
+        &s.key,
+        &s.secret,
+        None,
+        "us-east-1",
+        service,
+        now(),
+        300,
+    );
+    format!("/?{q}")
+}
+
+fn form_headers() -> Vec<(String, String)> {
+    vec![(
+        "content-type".into(),
+        "application/x-www-form-urlencoded".into(),
+    )]
+}
+
+/// Finding 1: parameters in a body the presigned signature does not cover
+/// are never used: a URL presigned with only `Version` cannot create or
+/// delete a role.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_1_presigned_url_cannot_carry_body_parameters() {
+    let s = Server::start().await;
+    let url = presigned(&s, "POST", "iam", "Version=2010-05-08");
+    let body = form(&[
+        ("Action", "CreateRole"),
+        ("RoleName", "smuggled"),
+        ("AssumeRolePolicyDocument", TRUST),
+    ]);
+    let r = s
+        .send("POST", &url, &form_headers(), body.into_bytes())
+        .await;
+    r.expect_error(403, "SignatureDoesNotMatch");
+    assert_eq!(s.store.role(common::ACCOUNT, "smuggled").unwrap(), None);
+    // Nor can extra parameters ride on a URL presigned for a real action.
+    let url = presigned(&s, "POST", "iam", "Action=ListRoles&Version=2010-05-08");
+    let r = s
+        .send(
+            "POST",
+            &url,
+            &form_headers(),
+            b"PathPrefix=%2Fsecret%2F".to_vec(),
+        )
+        .await;
+    r.expect_error(403, "SignatureDoesNotMatch");
+}
+
+/// Finding 11: a presigned GetCallerIdentity as botocore (and `aws eks
+/// get-token`) makes it — empty payload hash — is accepted; so is ListRoles.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_11_presigned_sts_and_iam_calls_work() {
+    let s = Server::start().await;
+    let url = presigned(
+        &s,
+        "GET",
+        "sts",
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    );
+    let r = s.send("GET", &url, &[], Vec::new()).await;
+    r.ok();
+    assert_eq!(r.tag("Arn").unwrap(), "arn:aws:iam::123456789012:root");
+    let url = presigned(&s, "GET", "iam", "Action=ListRoles&Version=2010-05-08");
+    s.send("GET", &url, &[], Vec::new()).await.ok();
+}
+
+/// Finding 2: a session is bound to its role's unique id. Deleting the role
+/// and creating one of the same name with more permissions and a trust that
+/// admits only root gives the old session nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_2_a_deleted_roles_session_never_comes_back() {
+    let (s, c) = Server::tutorial("arn:aws:iam::aws:policy/IAMReadOnlyAccess").await;
+    let token = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    let creds = s.web_identity(ROLE, &token).await;
+    creds.ok();
+    s.as_session(&creds, "iam", "ListRoles", "2010-05-08", &[])
+        .await
+        .ok();
+    s.iam(
+        "DetachRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/IAMReadOnlyAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.iam("DeleteRole", &[("RoleName", "s3-app-role")])
+        .await
+        .ok();
+    let root_only = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#;
+    s.iam(
+        "CreateRole",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("AssumeRolePolicyDocument", root_only),
+        ],
+    )
+    .await
+    .ok();
+    s.iam(
+        "AttachRolePolicy",
+        &[
+            ("RoleName", "s3-app-role"),
+            ("PolicyArn", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        ],
+    )
+    .await
+    .ok();
+    s.as_session(&creds, "iam", "ListRoles", "2010-05-08", &[])
+        .await
+        .expect_error(403, "AccessDenied");
+    s.as_session(
+        &creds,
+        "iam",
+        "CreateRole",
+        "2010-05-08",
+        &[
+            ("RoleName", "evil"),
+            ("AssumeRolePolicyDocument", root_only),
+        ],
+    )
+    .await
+    .expect_error(403, "AccessDenied");
+    assert_eq!(s.store.role(common::ACCOUNT, "evil").unwrap(), None);
+}
+
+/// Finding 4: an over-long web identity token is never quoted back, and the
+/// trail stores a bounded record of an unsigned call however big its body.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_4_tokens_are_not_echoed_and_unsigned_calls_are_bounded_in_the_trail() {
+    let s = Server::start().await;
+    let token = format!("eyJ{}", "A".repeat(30_000));
+    let junk = "J".repeat(100_000);
+    let many: Vec<(String, String)> = (0..500)
+        .map(|i| (format!("P{i}"), "v".repeat(100)))
+        .collect();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("RoleArn", ROLE),
+        ("RoleSessionName", "pod"),
+        ("WebIdentityToken", &token),
+        ("Junk", &junk),
+    ];
+    params.extend(many.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let r = s.unsigned(&params).await;
+    r.expect_error(400, "ValidationError");
+    assert!(!r.body.contains("AAAAAAAAAA"), "{}", &r.body[..300]);
+    assert!(
+        r.message().contains("'webIdentityToken'"),
+        "{}",
+        r.message()
+    );
+    let (status, out) = s
+        .lookup(serde_json::json!({"LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "AssumeRoleWithWebIdentity"}]}))
+        .await;
+    assert_eq!(status, 200);
+    let record = out["Events"][0]["CloudTrailEvent"].as_str().unwrap();
+    assert!(!record.contains("AAAAAAAAAA"));
+    assert!(record.len() < 64 * 1024, "record of {} bytes", record.len());
+}
+
+/// Finding 14: a signature scoped to a region AWS does not have, or an IAM
+/// signature scoped anywhere but us-east-1, is refused; a long-term key with
+/// a security token beside it is refused, not ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_14_bad_regions_and_stray_tokens_are_refused() {
+    let s = Server::start().await;
+    let list = [("Action", "ListRoles"), ("Version", "2010-05-08")];
+    let host = s.addr.to_string();
+    let call = |region: &'static str,
+                service: &'static str,
+                token: Option<&'static str>,
+                params: Vec<(&'static str, &'static str)>| {
+        let body = form(&params);
+        let headers = [
+            ("host", host.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let req = sigv4::HttpRequest {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let mut h: Vec<(String, String)> = vec![(
+            "content-type".into(),
+            "application/x-www-form-urlencoded".into(),
+        )];
+        h.extend(sigv4::sign(
+            &req,
+            &s.key,
+            &s.secret,
+            token,
+            region,
+            service,
+            now(),
+        ));
+        (h, body)
+    };
+    for (region, service) in [
+        ("zz-evil-9", "iam"),
+        ("eu-west-1", "iam"),
+        ("zz-evil-9", "sts"),
+        ("us-east-1x", "sts"),
+    ] {
+        let params = if service == "iam" {
+            list.to_vec()
+        } else {
+            vec![("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]
+        };
+        let (h, body) = call(region, service, None, params);
+        let r = s.send("POST", "/", &h, body.into_bytes()).await;
+        r.expect_error(403, "SignatureDoesNotMatch");
+        assert!(r.message().contains("valid region"), "{}", r.message());
+    }
+    // Regional STS endpoints are fine.
+    let (h, body) = call(
+        "eu-west-1",
+        "sts",
+        None,
+        vec![("Action", "GetCallerIdentity"), ("Version", "2011-06-15")],
+    );
+    s.send("POST", "/", &h, body.into_bytes()).await.ok();
+    let (h, body) = call("us-east-1", "iam", Some("bogus-token"), list.to_vec());
+    s.send("POST", "/", &h, body.into_bytes())
+        .await
+        .expect_error(403, "InvalidClientTokenId");
+}
