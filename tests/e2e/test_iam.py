@@ -133,8 +133,13 @@ def test_boto3_presigned_get_caller_identity_works_and_cannot_carry_a_body(irsa)
     import urllib.request
 
     sts = irsa.session().client("sts")
-    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    # As `aws eks get-token` presigns it (HttpMethod GET), and as botocore
+    # does by default (the operation's method, POST, with an empty body).
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60, HttpMethod="GET")
     with urllib.request.urlopen(url) as r:
+        assert r.status == 200 and b"arn:aws:iam::123456789012:root" in r.read()
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    with urllib.request.urlopen(urllib.request.Request(url, data=b"", method="POST")) as r:
         assert r.status == 200 and b"arn:aws:iam::123456789012:root" in r.read()
     iam = irsa.session().client("iam")
     url = iam.generate_presigned_url("list_roles", ExpiresIn=60)
