@@ -389,8 +389,17 @@ impl Signed<'_> {
         let state = self.state;
         let mut answer = None;
         let mut staged = None;
+        // Events of earlier changes that the trail now holds leave the outbox
+        // in this transaction, which writes anyway.
+        let appended = state
+            .auditor
+            .as_ref()
+            .map(audit::Auditor::take_appended)
+            .unwrap_or_default();
+        let mut dropped = false;
         let written = state.store.write(&mut |tx| {
             staged = None;
+            dropped = false;
             let result = iam::handle(
                 state,
                 tx,
@@ -406,6 +415,8 @@ impl Signed<'_> {
                     let event =
                         self.event(Ok(x.as_ref().map(xml::Xml::as_str).unwrap_or_default()));
                     tx.stage_event(&event)?;
+                    tx.unstage_events(&appended)?;
+                    dropped = true;
                     staged = Some(event);
                     store::Finish::Commit
                 }
@@ -414,6 +425,9 @@ impl Signed<'_> {
             answer = Some(result);
             Ok(finish)
         });
+        if let (Some(auditor), false) = (&state.auditor, dropped && written.is_ok()) {
+            auditor.give_back(appended);
+        }
         let failed = match (written, answer) {
             (Ok(()), Some(Ok(x))) => {
                 if let (Some(auditor), Some(event)) = (&state.auditor, staged) {
