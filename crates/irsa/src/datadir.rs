@@ -34,10 +34,81 @@ impl DataDir {
     /// master key (0600) on first use.
     pub(crate) fn open_store(&self) -> Result<Arc<dyn Store + Send + Sync>, String> {
         create_private_dir(&self.root)?;
+        self.check_not_damaged()?;
         let key =
             MasterKey::load_or_create(&self.root.join("master.key")).map_err(|e| e.to_string())?;
         let store = SqliteStore::open(&self.root, key).map_err(|e| e.to_string())?;
         Ok(Arc::new(store))
+    }
+
+    /// A data dir is fresh (no master key, no store) or whole (both). A master
+    /// key beside a missing or empty store, or a store without its master key,
+    /// is damage: starting anew would overwrite the AWS profiles with a new
+    /// admin key and issuer, or seal new secrets with a key the old ones were
+    /// not sealed with. Refuse, name what is missing, and touch nothing.
+    fn check_not_damaged(&self) -> Result<(), String> {
+        let size = |name: &str| {
+            std::fs::metadata(self.root.join(name))
+                .map(|m| m.len())
+                .ok()
+        };
+        let has_key = size("master.key").is_some();
+        // In WAL mode a young store may live wholly in its -wal file.
+        let store_bytes = size("irsa.db").unwrap_or(0) + size("irsa.db-wal").unwrap_or(0);
+        let root = self.root.display();
+        match (has_key, store_bytes > 0) {
+            (true, false) => Err(format!(
+                "`{root}` is damaged: it has a master key but its store irsa.db is missing or empty. \
+                 Restore irsa.db from a backup, or move the whole directory away to start anew; \
+                 irsa changed nothing"
+            )),
+            (false, true) => Err(format!(
+                "`{root}` is damaged: its store irsa.db exists but master.key, which sealed the \
+                 store's secrets, is missing. Restore master.key from a backup; a new key would \
+                 leave every stored secret unreadable. irsa changed nothing"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the data dir for this `irsa serve` alone: two servers on one
+    /// data dir would each trust caches and quotas the other changes. The
+    /// lock (`serve.lock`, holding the owner's pid) lasts as long as the
+    /// returned file is open, and the OS releases it when the process dies.
+    pub(crate) fn lock_for_serve(&self) -> Result<std::fs::File, String> {
+        create_private_dir(&self.root)?;
+        let path = self.root.join("serve.lock");
+        let io = |e: std::io::Error| format!("cannot lock `{}`: {e}", path.display());
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                let owner = owner.trim();
+                return Err(format!(
+                    "another `irsa serve`{} is using the data dir `{}`; stop it, or give this one its own --data-dir",
+                    if owner.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (pid {owner})")
+                    },
+                    self.root.display()
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        use std::io::{Seek, Write};
+        file.set_len(0).map_err(io)?;
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(file)
     }
 
     /// Opens the store of an existing data dir (for commands other than serve).

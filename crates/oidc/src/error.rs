@@ -23,6 +23,12 @@ pub enum TokenError {
         /// The token's `exp`.
         exp: i64,
     },
+    /// `exp` is more than [`crate::MAX_LIFETIME_SECONDS`] after `nbf`, `iat`
+    /// or (for a token with neither) now.
+    LifetimeTooLong {
+        /// The token's lifetime in seconds.
+        seconds: i64,
+    },
     /// `nbf` or `iat` is in the future beyond the allowed skew.
     NotYetValid {
         /// Now.
@@ -56,6 +62,11 @@ impl fmt::Display for TokenError {
             TokenError::Expired { now, exp } => write!(
                 f,
                 "Token expired: current date/time {now} must be before the expiration date/time {exp}"
+            ),
+            TokenError::LifetimeTooLong { seconds } => write!(
+                f,
+                "the token is valid for {seconds} seconds, more than the {} irsa accepts (366 days)",
+                crate::MAX_LIFETIME_SECONDS
             ),
             TokenError::NotYetValid { now, valid_from } => write!(
                 f,

@@ -21,7 +21,9 @@ mod verify;
 pub use error::TokenError;
 pub use jwk::{Jwk, Jwks, KeyMaterial};
 pub use signing::{ServiceAccountToken, SigningKey, public_jwk_from_pem, uuid_v4, uuid_v7};
-pub use verify::{Claims, MAX_TOKEN_LENGTH, SKEW_SECONDS, Unverified, verify};
+pub use verify::{
+    Claims, MAX_LIFETIME_SECONDS, MAX_TOKEN_LENGTH, SKEW_SECONDS, Unverified, verify,
+};
 
 /// The discovery document of an issuer whose keys are at `jwks_uri`, in the
 /// form EKS publishes.

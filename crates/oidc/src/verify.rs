@@ -11,6 +11,13 @@ use crate::jwk::{Jwk, KeyMaterial};
 pub const MAX_TOKEN_LENGTH: usize = 20_000;
 /// Clock skew allowed for `nbf` and `iat` in the future.
 pub const SKEW_SECONDS: i64 = 300;
+/// Longest token lifetime accepted (from `iat`, or `nbf`, or now, to `exp`):
+/// 366 days, above the longest Kubernetes issues (kube-apiserver's one-year
+/// extended expiration). A token valid for a century is a forgery's mark or a
+/// key that must never have signed it.
+pub const MAX_LIFETIME_SECONDS: i64 = 366 * 86_400;
+/// Latest time accepted in `exp`, `iat` and `nbf`: 9999-12-31T23:59:59Z.
+const MAX_TIME: i64 = 253_402_300_799;
 
 /// The claims irsa uses, with the whole payload for the rest.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,15 +67,42 @@ fn json_part(part: &str, what: &str) -> Result<Value, TokenError> {
     Ok(value)
 }
 
-fn int_claim(payload: &Value, name: &str) -> Result<Option<i64>, TokenError> {
+/// A NumericDate claim (RFC 7519 §2): here a whole number of seconds between
+/// the epoch and the year 9999. Fractions, `1e300`, 2^64 and negative times are
+/// refused rather than rounded or saturated into something that verifies.
+fn time_claim(payload: &Value, name: &str) -> Result<Option<i64>, TokenError> {
     match payload.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| malformed(&format!("`{name}` is not a number"))),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(t) if (0..=MAX_TIME).contains(&t) => Ok(Some(t)),
+            Some(_) => Err(malformed(&format!(
+                "`{name}` is outside 0..={MAX_TIME} seconds since the epoch"
+            ))),
+            None if n.is_u64() => Err(malformed(&format!(
+                "`{name}` is outside 0..={MAX_TIME} seconds since the epoch"
+            ))),
+            None => Err(malformed(&format!(
+                "`{name}` is not a whole number of seconds"
+            ))),
+        },
         Some(_) => Err(malformed(&format!("`{name}` is not a number"))),
+    }
+}
+
+/// RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` names an
+/// extension it does not understand. irsa understands none, so any `crit`
+/// (well-formed or not) is refused.
+fn check_no_critical_extensions(header: &Value) -> Result<(), TokenError> {
+    match header.get("crit") {
+        None => Ok(()),
+        Some(Value::Array(names)) => {
+            let names: Vec<&str> = names.iter().take(8).filter_map(Value::as_str).collect();
+            Err(malformed(&format!(
+                "the header's `crit` names extensions irsa does not understand: {}",
+                names.join(", ")
+            )))
+        }
+        Some(_) => Err(malformed("the header's `crit` is not a list of names")),
     }
 }
 
@@ -85,6 +119,7 @@ impl Unverified {
             return Err(malformed("it does not have three dot-separated parts"));
         };
         let header = json_part(h, "header")?;
+        check_no_critical_extensions(&header)?;
         let payload = json_part(p, "payload")?;
         let signature =
             b64::decode(s).ok_or_else(|| malformed("the signature is not base64url"))?;
@@ -117,9 +152,9 @@ impl Unverified {
             iss: string("iss")?,
             sub: string("sub")?,
             aud,
-            exp: int_claim(&payload, "exp")?.ok_or_else(|| malformed("`exp` is missing"))?,
-            iat: int_claim(&payload, "iat")?,
-            nbf: int_claim(&payload, "nbf")?,
+            exp: time_claim(&payload, "exp")?.ok_or_else(|| malformed("`exp` is missing"))?,
+            iat: time_claim(&payload, "iat")?,
+            nbf: time_claim(&payload, "nbf")?,
             payload,
         };
         Ok(Unverified {
@@ -141,6 +176,12 @@ pub fn verify(token: &str, keys: &[Jwk], now: i64) -> Result<Claims, TokenError>
     let c = t.claims;
     if now >= c.exp {
         return Err(TokenError::Expired { now, exp: c.exp });
+    }
+    let start = c.nbf.or(c.iat).unwrap_or(now);
+    if c.exp.saturating_sub(start) > MAX_LIFETIME_SECONDS {
+        return Err(TokenError::LifetimeTooLong {
+            seconds: c.exp.saturating_sub(start),
+        });
     }
     for from in [c.nbf, c.iat].into_iter().flatten() {
         if from > now + SKEW_SECONDS {

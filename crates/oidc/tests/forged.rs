@@ -349,3 +349,101 @@ fn jwks_skip_keys_that_cannot_sign() {
     assert!(Jwks::parse("{}").is_err());
     assert!(Jwks::parse("not json").is_err());
 }
+
+/// An ES256 key and its JWK, for tokens with headers `SigningKey` does not write.
+fn ec_signer() -> (EcdsaKeyPair, Jwk) {
+    let ec = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let jwk = Jwk {
+        kid: Some("e".into()),
+        alg: Some("ES256".into()),
+        material: KeyMaterial::Ec {
+            curve: "P-256".into(),
+            point: ec.public_key().as_ref().to_vec(),
+        },
+    };
+    (ec, jwk)
+}
+
+/// Issue 11, finding 13; RFC 7515 §4.1.11: a JWS whose `crit` names an
+/// extension the recipient does not understand is invalid, even with a good
+/// signature.
+#[test]
+fn r11_13_a_crit_header_is_refused_even_when_the_signature_verifies() {
+    let rng = SystemRandom::new();
+    let (ec, jwk) = ec_signer();
+    let sign = |m: &[u8]| ec.sign(&rng, m).unwrap().as_ref().to_vec();
+    let plain = forge(json!({"alg": "ES256", "kid": "e"}), claims(), sign);
+    assert!(verify(&plain, std::slice::from_ref(&jwk), NOW).is_ok());
+    for crit in [json!(["b64"]), json!(["exp", "x"]), json!([]), json!("b64")] {
+        let token = forge(
+            json!({"alg": "ES256", "kid": "e", "crit": crit, "b64": false}),
+            claims(),
+            sign,
+        );
+        let e = verify(&token, std::slice::from_ref(&jwk), NOW).unwrap_err();
+        assert!(
+            matches!(&e, TokenError::Malformed(m) if m.contains("crit")),
+            "{crit}: {e}"
+        );
+    }
+}
+
+/// Issue 11, finding 13: absurd or fractional times are refused, not
+/// saturated into a token that verifies for ever.
+#[test]
+fn r11_13_absurd_times_and_lifetimes_are_refused() {
+    let k = key();
+    let jwk = [k.jwk()];
+    for (field, value) in [
+        ("exp", json!(1e300)),
+        ("exp", json!(18_446_744_073_709_551_615_u64)),
+        ("exp", json!(253_402_300_800_i64)),
+        ("exp", json!(-1)),
+        ("exp", json!(1_800_003_600.5)),
+        ("iat", json!(i64::MIN)),
+        ("iat", json!(-1)),
+        ("nbf", json!(1e18)),
+        ("nbf", json!(NOW as f64 - 10.25)),
+    ] {
+        let mut c = claims();
+        c[field] = value.clone();
+        let e = verify(&k.sign(&c).unwrap(), &jwk, NOW).unwrap_err();
+        assert!(
+            matches!(&e, TokenError::Malformed(m) if m.contains(field)),
+            "{field}={value}: {e}"
+        );
+    }
+    // A century-long token: refused, whatever it is measured from.
+    let century = NOW + 100 * 365 * 86_400;
+    let mut c = claims();
+    c["exp"] = json!(century);
+    assert_eq!(
+        verify(&k.sign(&c).unwrap(), &jwk, NOW),
+        Err(TokenError::LifetimeTooLong {
+            seconds: century - (NOW - 10)
+        })
+    );
+    let mut c = claims();
+    c["exp"] = json!(century);
+    c.as_object_mut().unwrap().remove("iat");
+    c.as_object_mut().unwrap().remove("nbf");
+    assert_eq!(
+        verify(&k.sign(&c).unwrap(), &jwk, NOW),
+        Err(TokenError::LifetimeTooLong {
+            seconds: century - NOW
+        })
+    );
+    // Exactly the limit verifies; one second more does not.
+    let mut c = claims();
+    c["exp"] = json!(NOW - 10 + oidc::MAX_LIFETIME_SECONDS);
+    assert!(verify(&k.sign(&c).unwrap(), &jwk, NOW).is_ok());
+    c["exp"] = json!(NOW - 10 + oidc::MAX_LIFETIME_SECONDS + 1);
+    assert!(matches!(
+        verify(&k.sign(&c).unwrap(), &jwk, NOW),
+        Err(TokenError::LifetimeTooLong { .. })
+    ));
+    // The longest Kubernetes token (one year) and a legacy-free day both verify.
+    let mut c = claims();
+    c["exp"] = json!(NOW - 10 + 365 * 86_400);
+    assert!(verify(&k.sign(&c).unwrap(), &jwk, NOW).is_ok());
+}

@@ -56,16 +56,54 @@ fn idp_error(detail: impl std::fmt::Display) -> ApiError {
     )
 }
 
-/// Whether `url` may be fetched: https, or http to a loopback host.
-pub(crate) fn fetchable(url: &str) -> bool {
-    if url.starts_with("https://") {
-        return true;
+/// `url` parsed, if irsa may trust an issuer there and fetch from it: https,
+/// or plain http to a loopback host (local clusters and tests, where no one
+/// else can answer), never with a user name or password. The host decided on
+/// is the one the HTTP client will connect to: `http://localhost:1@127.0.0.2`
+/// has userinfo and is refused, `http://127.1` is 127.0.0.1.
+pub(crate) fn issuer_url(url: &str) -> Result<url::Url, &'static str> {
+    let parsed = url::Url::parse(url).map_err(|_| "the URL is not valid")?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("the URL must not contain a user name or password");
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    host == "localhost" || host == "127.0.0.1" || rest.starts_with("[::1]")
+    if parsed.host().is_none() {
+        return Err("the URL has no host");
+    }
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
+        "http" => Err("the URL must begin with https:// (http:// only for a loopback host)"),
+        _ => Err("the URL must begin with https://"),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Whether `url` may be fetched (see [`issuer_url`]); every redirect is
+/// checked too.
+pub(crate) fn fetchable(url: &str) -> bool {
+    issuer_url(url).is_ok()
+}
+
+/// Redirects are followed (at most 3) only to URLs irsa may fetch: an https
+/// issuer cannot send the key fetch to plain http or to a URL with userinfo.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 3 {
+            attempt.error("more than 3 redirects")
+        } else if fetchable(attempt.url().as_str()) {
+            attempt.follow()
+        } else {
+            attempt.error("redirected to a URL irsa may not fetch (https only, no userinfo)")
+        }
+    })
 }
 
 fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
@@ -96,7 +134,7 @@ impl IssuerKeys {
         let http = builder
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(redirect_policy())
             .user_agent(concat!("irsa/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
@@ -282,6 +320,35 @@ mod tests {
         assert!(!fetchable("http://example.com/keys"));
         assert!(!fetchable("http://127.0.0.1.nip.io/keys"));
         assert!(!fetchable("file:///etc/passwd"));
+    }
+
+    /// Issue 11, finding 6: the host is the one the client connects to.
+    #[test]
+    fn r11_6_userinfo_is_refused_and_the_real_host_decides() {
+        for bad in [
+            "http://localhost:1@127.0.0.2:4702",
+            "http://localhost@evil.example/x",
+            "http://127.0.0.1:80@evil.example/x",
+            "https://user:pass@oidc.example.com/id/X",
+            "https://user@oidc.example.com/id/X",
+            "http://127.0.0.1.nip.io/x",
+            "http://[::2]/x",
+            "http://10.0.0.1/x",
+            "ftp://127.0.0.1/x",
+            "http://",
+            "not a url",
+        ] {
+            assert!(issuer_url(bad).is_err(), "{bad}");
+        }
+        for good in [
+            "http://127.0.0.2:4702/x",
+            "http://127.1/x",
+            "http://[::1]:4599/x",
+            "http://LOCALHOST/x",
+            "https://oidc.eks.us-east-1.amazonaws.com/id/ABC",
+        ] {
+            assert!(issuer_url(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -115,7 +115,8 @@ fn read_header_claim(req: &HttpRequest<'_>, auth: &str) -> Result<Claim, Error> 
     let Some(rest) = auth.strip_prefix(ALGORITHM) else {
         let algorithm = auth.split_whitespace().next().unwrap_or_default();
         return Err(Error::incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
+            "Unsupported AWS 'algorithm': '{}'",
+            shown(algorithm)
         )));
     };
     let mut credential = None;
@@ -144,7 +145,7 @@ fn read_header_claim(req: &HttpRequest<'_>, auth: &str) -> Result<Claim, Error> 
     }
     let date = match header(req, "x-amz-date") {
         Some(d) => Some(parse_amz_date(d).ok_or_else(|| {
-            Error::incomplete(format!("Date must be in ISO-8601 'basic format'. Got '{d}'. See http://en.wikipedia.org/wiki/ISO_8601"))
+            Error::incomplete(format!("Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601", shown(d)))
         })?),
         None => header(req, "date").and_then(parse_http_date),
     };
@@ -184,7 +185,8 @@ fn read_query_claim(params: &[(String, String)]) -> Result<Claim, Error> {
     let algorithm = get("X-Amz-Algorithm").unwrap_or_default();
     if algorithm != ALGORITHM {
         return Err(Error::incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
+            "Unsupported AWS 'algorithm': '{}'",
+            shown(algorithm)
         )));
     }
     let mut missing = Vec::new();
@@ -212,14 +214,15 @@ fn read_query_claim(params: &[(String, String)]) -> Result<Claim, Error> {
         )));
     };
     let date = parse_amz_date(date).ok_or_else(|| {
-        Error::incomplete(format!("Date must be in ISO-8601 'basic format'. Got '{date}'. See http://en.wikipedia.org/wiki/ISO_8601"))
+        Error::incomplete(format!("Date must be in ISO-8601 'basic format'. Got '{}'. See http://en.wikipedia.org/wiki/ISO_8601", shown(date)))
     })?;
     let expires = match get("X-Amz-Expires") {
         None => None,
         Some(e) => {
             let secs: i64 = e.parse().map_err(|_| {
                 Error::incomplete(format!(
-                    "X-Amz-Expires must be a non-negative integer. Got '{e}'."
+                    "X-Amz-Expires must be a non-negative integer. Got '{}'.",
+                    shown(e)
                 ))
             })?;
             if !(0..=MAX_PRESIGN_SECONDS).contains(&secs) {
@@ -243,33 +246,58 @@ fn read_query_claim(params: &[(String, String)]) -> Result<Claim, Error> {
     })
 }
 
-/// `AKID/DATE/REGION/SERVICE/aws4_request`.
+/// `AKID/DATE/REGION/SERVICE/aws4_request`. Each refusal names the part that
+/// is wrong and quotes at most [`ECHO_LIMIT`] characters of it. A scope date
+/// that is not `YYYYMMDD` is left to [`verify`], which compares it with the
+/// request's date in AWS's words.
 fn read_credential(credential: &str) -> Result<(String, Scope), Error> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    match parts.as_slice() {
-        [key, date, region, service, "aws4_request"]
-            if !key.is_empty()
-                && date.len() == 8
-                && date.bytes().all(|b| b.is_ascii_digit())
-                && !region.is_empty()
-                && !service.is_empty() =>
-        {
-            Ok((
-                key.to_string(),
-                Scope {
-                    date: date.to_string(),
-                    region: region.to_string(),
-                    service: service.to_string(),
-                },
-            ))
-        }
-        [_, _, _, _, terminator] => Err(Error::incomplete(format!(
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
-        ))),
-        _ => Err(Error::incomplete(format!(
+    let parts: Vec<&str> = credential.splitn(6, '/').collect();
+    let [key, date, region, service, terminator] = parts.as_slice() else {
+        return Err(Error::incomplete(format!(
             "Credential should be scoped to a valid region, not '{}'. Credential should be scoped to correct service. Credential should be scoped with a valid terminator: 'aws4_request'.",
-            parts.get(2).copied().unwrap_or_default()
-        ))),
+            shown(parts.get(2).copied().unwrap_or_default())
+        )));
+    };
+    if *terminator != "aws4_request" {
+        return Err(Error::incomplete(format!(
+            "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'.",
+            shown(terminator)
+        )));
+    }
+    if key.is_empty() {
+        return Err(Error::incomplete(
+            "Credential should start with an access key id.",
+        ));
+    }
+    if region.is_empty() {
+        return Err(Error::incomplete(
+            "Credential should be scoped to a valid region, not ''.",
+        ));
+    }
+    if service.is_empty() {
+        return Err(Error::incomplete(
+            "Credential should be scoped to correct service: ''.",
+        ));
+    }
+    Ok((
+        key.to_string(),
+        Scope {
+            date: date.to_string(),
+            region: region.to_string(),
+            service: service.to_string(),
+        },
+    ))
+}
+
+/// Most characters of a client's value quoted back in an error message.
+pub const ECHO_LIMIT: usize = 64;
+
+/// `value` as quoted in an error: whole when short, else its first
+/// [`ECHO_LIMIT`] characters and an ellipsis, so a huge header is never echoed.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(ECHO_LIMIT) {
+        Some((at, _)) => format!("{}…", value.get(..at).unwrap_or_default()),
+        None => value.to_string(),
     }
 }
 
@@ -395,7 +423,7 @@ pub fn verify(req: &HttpRequest<'_>, claim: &Claim, secret: &str, now: i64) -> R
     if claim.scope.date != claim.date.day() {
         return Err(Error::signature_mismatch_with(format!(
             "Credential should be scoped to a valid date: '{}' does not match the request date '{}'.",
-            claim.scope.date,
+            shown(&claim.scope.date),
             claim.date.day()
         )));
     }
@@ -707,6 +735,110 @@ mod tests {
         let claim = read_claim(&r).unwrap();
         let e = verify(&r, &claim, SECRET, now).unwrap_err();
         assert_eq!(e.code(), ErrorCode::SignatureDoesNotMatch);
+    }
+
+    /// Issue 11, finding 17: each malformed scope part gets its own message,
+    /// and no message quotes more than ECHO_LIMIT characters of the request.
+    #[test]
+    fn r11_17_scope_errors_name_the_wrong_part_and_quote_little() {
+        let long = "x".repeat(60_000);
+        let cases = [
+            (
+                format!("AKID/20150830/us-east-1/iam/{long}"),
+                "valid terminator",
+            ),
+            (format!("AKID/20150830/{long}"), "valid region"),
+            (
+                "/20150830/us-east-1/iam/aws4_request".to_string(),
+                "access key id",
+            ),
+            (
+                "AKID/20150830//iam/aws4_request".to_string(),
+                "valid region, not ''",
+            ),
+            (
+                "AKID/20150830/us-east-1//aws4_request".to_string(),
+                "correct service",
+            ),
+            (
+                format!("AKID/20150830/us-east-1/iam/aws4_request/{long}"),
+                "valid terminator",
+            ),
+        ];
+        for (credential, says) in cases {
+            let auth = format!(
+                "{ALGORITHM} Credential={credential}, SignedHeaders=host;x-amz-date, Signature=abc"
+            );
+            let headers = [
+                ("host", "h"),
+                ("x-amz-date", "20150830T123600Z"),
+                ("authorization", auth.as_str()),
+            ];
+            let req = HttpRequest {
+                method: "GET",
+                path: "/",
+                query: "",
+                headers: &headers,
+                body: b"",
+            };
+            let e = read_claim(&req).unwrap_err();
+            assert_eq!(e.code(), ErrorCode::IncompleteSignature, "{}", e.message());
+            assert!(e.message().contains(says), "{says}: {}", e.message());
+            assert!(
+                !e.message().contains("not 'aws4_request'"),
+                "{}",
+                e.message()
+            );
+            assert!(e.message().len() < 400, "{}", e.message().len());
+        }
+        // A scope date that is not YYYYMMDD: AWS's date message, quoted short.
+        let auth = format!(
+            "{ALGORITHM} Credential=AKID/{long}/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc"
+        );
+        let headers = [
+            ("host", "h"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("authorization", auth.as_str()),
+        ];
+        let req = HttpRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let claim = read_claim(&req).unwrap();
+        let e = verify(&req, &claim, SECRET, 1_440_938_160).unwrap_err();
+        assert!(e.message().contains("valid date"), "{}", e.message());
+        assert!(e.message().len() < 400);
+        // Other echoed values are bounded too.
+        let headers = [
+            ("host", "h"),
+            ("x-amz-date", long.as_str()),
+            (
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=A/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=a",
+            ),
+        ];
+        let req = HttpRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let e = read_claim(&req).unwrap_err();
+        assert!(e.message().len() < 400, "{}", e.message().len());
+        let query = format!("X-Amz-Algorithm={long}");
+        let req = HttpRequest {
+            method: "GET",
+            path: "/",
+            query: &query,
+            headers: &[("host", "h")],
+            body: b"",
+        };
+        let e = read_claim(&req).unwrap_err();
+        assert!(e.message().len() < 400, "{}", e.message().len());
     }
 
     #[test]

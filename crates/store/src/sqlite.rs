@@ -195,6 +195,31 @@ impl std::fmt::Debug for SqliteStore {
 
 /// A SQLite error as a store error: busy past the wait and a full disk are
 /// `Unavailable` (nothing was written; the call may succeed later).
+/// Refuses a damaged database file before anything is written to it: SQLite's
+/// `quick_check` (every page and index structure, without cross-checking
+/// index contents) must say `ok`. A file that is not a database at all fails
+/// here too. The error names the file and changes nothing.
+fn check_integrity(conn: &Connection, schema: &str, file: &Path) -> Result<()> {
+    let damaged = |why: String| {
+        StoreError::Backend(format!(
+            "`{}` is damaged ({why}); restore it from a backup or move it away. irsa changed nothing",
+            file.display()
+        ))
+    };
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {schema}.quick_check(8)"))
+        .map_err(|e| damaged(e.to_string()))?;
+    let findings: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|e| damaged(e.to_string()))?;
+    if findings.len() == 1 && findings.first().is_some_and(|f| f == "ok") {
+        Ok(())
+    } else {
+        Err(damaged(findings.join("; ")))
+    }
+}
+
 fn backend(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(
@@ -304,8 +329,14 @@ impl SqliteStore {
         let path = dir.join("irsa.db");
         let audit = dir.join("audit.db");
         let conn = Connection::open(&path).map_err(backend)?;
+        check_integrity(&conn, "main", &path)?;
         conn.execute("ATTACH DATABASE ?1 AS audit", [audit.to_string_lossy()])
-            .map_err(backend)?;
+            .map_err(|e| {
+                StoreError::Backend(format!(
+                    "`{}` cannot be opened ({e}); restore it from a backup or move it away. irsa changed nothing",
+                    audit.display()
+                ))
+            })?;
         // Only the owner reads the store (its journal files take the same mode).
         #[cfg(unix)]
         for file in [&path, &audit] {
@@ -314,6 +345,7 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Backend(format!("`{}`: {e}", file.display())))?;
         }
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        check_integrity(&conn, "audit", &audit)?;
         conn.execute_batch(
             "PRAGMA main.journal_mode = WAL; PRAGMA main.synchronous = FULL;
              PRAGMA audit.journal_mode = WAL; PRAGMA audit.synchronous = FULL;

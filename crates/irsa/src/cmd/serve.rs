@@ -130,9 +130,22 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
     check_account_id(&args.account_id)?;
     init_logging(args.log_format);
     let dir = DataDir::new(&args.data.data_dir);
+    let _lock = dir.lock_for_serve()?;
+    // Only a data dir without a master key is new; one with a key and no
+    // account lost its store, and starting anew would overwrite its profiles.
+    let fresh = !dir.root.join("master.key").exists();
     let store = dir.open_store()?;
     let endpoint = format!("http://{}", args.listen);
-    if store.accounts().map_err(|e| e.to_string())?.is_empty() {
+    let no_account = store.accounts().map_err(|e| e.to_string())?.is_empty();
+    if no_account && !fresh {
+        return Err(format!(
+            "`{}` is damaged: it has a master key but its store holds no account. Restore \
+             irsa.db from a backup, or move the whole directory away to start anew; the AWS \
+             profiles were left as they are",
+            dir.root.display()
+        ));
+    }
+    if no_account {
         let (key, secret) = server::create_account(store.as_ref(), &args.account_id)
             .map_err(|e| e.message().to_string())?;
         datadir::write_profile(&dir, "default", &key, &secret, &endpoint)?;

@@ -24,18 +24,8 @@ type Answer = Result<Option<Xml>, ApiError>;
 /// clusters and tests), where no one else can answer for the issuer.
 pub(crate) fn provider_key(url: &str) -> Result<String, ApiError> {
     let invalid = |why: &str| ApiError::invalid_input(format!("Invalid URL `{url}`: {why}"));
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or_default();
-        let loopback = host == "localhost" || host == "127.0.0.1" || rest.starts_with("[::1]");
-        if !loopback {
-            return Err(invalid(
-                "the URL must begin with https:// (http:// only for a loopback host)",
-            ));
-        }
-        rest
-    } else {
+    crate::issuers::issuer_url(url).map_err(invalid)?;
+    let Some((_, rest)) = url.split_once("://") else {
         return Err(invalid("the URL must begin with https://"));
     };
     if rest.contains(['?', '#']) {
@@ -316,6 +306,10 @@ mod tests {
             "https://a?b=c",
             "oidc.example.com",
             "http://127.0.0.1.evil.com/x",
+            // Issue 11, finding 6: userinfo hides the real host.
+            "http://localhost:1@127.0.0.2:4702",
+            "https://user@oidc.example.com/id/X",
+            "http://127.0.0.1:1@10.0.0.1/x",
         ] {
             assert!(provider_key(bad).is_err(), "{bad}");
         }

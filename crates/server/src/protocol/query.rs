@@ -164,10 +164,37 @@ impl Params {
 }
 
 /// Reads the parameters of a GET query string and a POST form body together.
+/// A list member whose index is not a positive whole number (`Tags.member.0`,
+/// `.member.-1`, `.member.18446744073709551616`, `.member.01`) is refused:
+/// silently dropping it would change what the caller asked for.
 pub(crate) fn request_params(query: &str, body: &[u8]) -> Result<Params, ApiError> {
     let mut params = Params::parse(query.as_bytes());
     params.extend(Params::parse(body));
+    for (name, _) in params.pairs() {
+        check_list_indices(name)?;
+    }
     Ok(params)
+}
+
+/// Largest list index accepted; no IAM or STS list is longer than a few hundred.
+const MAX_LIST_INDEX: u32 = 1_000_000;
+
+fn check_list_indices(name: &str) -> Result<(), ApiError> {
+    for (at, _) in name.match_indices(".member.") {
+        let rest = name.get(at + ".member.".len()..).unwrap_or_default();
+        let index = rest.split('.').next().unwrap_or_default();
+        let valid = !index.starts_with('0')
+            && index
+                .parse::<u32>()
+                .is_ok_and(|i| (1..=MAX_LIST_INDEX).contains(&i));
+        if !valid {
+            let shown: String = name.chars().take(128).collect();
+            return Err(ApiError::validation(format!(
+                "The list member `{shown}` has no valid index: list members are numbered 1, 2, … (up to {MAX_LIST_INDEX})."
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -190,6 +217,35 @@ mod tests {
                 ("b".to_string(), "2".to_string())
             ]
         );
+    }
+
+    /// Issue 11, finding 17: an index that is not 1, 2, … is an error, not a
+    /// member silently dropped.
+    #[test]
+    fn r11_17_bad_list_indices_are_refused() {
+        for bad in [
+            "Tags.member.18446744073709551616.Key=a",
+            "Tags.member.-1.Key=a",
+            "Tags.member.0.Key=a",
+            "Tags.member.01.Key=a",
+            "Tags.member..Key=a",
+            "Tags.member.x.Key=a",
+            "ClientIDList.member.=a",
+            "ClientIDList.member.1000001=a",
+            "ClientIDList.member.+1=a",
+        ] {
+            let e = request_params("", bad.as_bytes()).unwrap_err();
+            assert_eq!(e.code(), "ValidationError", "{bad}");
+            assert!(e.message().contains("no valid index"), "{bad}");
+            assert!(request_params(bad, b"").is_err(), "{bad} in the query");
+        }
+        let ok = request_params(
+            "",
+            b"Tags.member.1.Key=a&Tags.member.10.Value=b&L.member.1000000=c",
+        )
+        .unwrap();
+        assert_eq!(ok.tags("Tags").unwrap().len(), 2);
+        assert_eq!(ok.list("L").unwrap(), ["c"]);
     }
 
     #[test]
