@@ -64,7 +64,7 @@ pub fn app(state: Arc<State>) -> Router {
             "/metrics",
             get(
                 |axum::extract::State(state): axum::extract::State<Arc<State>>| async move {
-                    metrics::render(&state.issuers.ages())
+                    metrics::render(&state.issuers.ages(), state.gate.get().map(|g| &**g))
                 },
             ),
         )
@@ -515,12 +515,26 @@ async fn run(
     }
 }
 
-/// Serves `app` on `listener` until ctrl-c or SIGTERM.
+/// Serves `app` on `listener` until ctrl-c or SIGTERM, within the default
+/// connection limits fitted to the open-file limit.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<State>) -> std::io::Result<()> {
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    serve_within(
+        listener,
+        state,
+        listen::Limits::default().fitted_to_file_limit(),
+    )
+    .await
+}
+
+/// Serves `app` on `listener` until ctrl-c or SIGTERM, within `limits`.
+pub async fn serve_within(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    limits: listen::Limits,
+) -> std::io::Result<()> {
+    let gate = listen::Gate::new(limits);
+    let _ = state.gate.set(Arc::clone(&gate));
+    listen::serve(listener, gate, listen::Plain, app(state), shutdown_signal()).await
 }
 
 /// Completes on ctrl-c or SIGTERM (what Kubernetes sends before a kill).

@@ -45,6 +45,11 @@ struct IssuerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -62,6 +67,8 @@ struct Metrics {
     audit_batch: Histogram,
     audit_commit: Histogram,
     key_age: Family<IssuerLabels, Gauge<f64, AtomicU64>>,
+    connections_open: Gauge,
+    connections_refused: Family<RefusedLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -110,6 +117,18 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Age of each issuer's cached keys",
         key_age.clone(),
     );
+    let connections_open = Gauge::default();
+    registry.register(
+        "irsa_connections_open",
+        "Client connections open now",
+        connections_open.clone(),
+    );
+    let connections_refused = Family::<RefusedLabels, Counter>::default();
+    registry.register(
+        "irsa_connections_refused",
+        "Connections closed unserved: per_address (the client address had its cap), handshake_timeout (nothing sent in time)",
+        connections_refused.clone(),
+    );
     let build = Family::<BuildLabels, Gauge>::default();
     registry.register("irsa_build_info", "Build information", build.clone());
     build
@@ -126,6 +145,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         audit_batch,
         audit_commit,
         key_age,
+        connections_open,
+        connections_refused,
     }
 });
 
@@ -190,8 +211,8 @@ pub(crate) fn audit_batch(size: usize, took: Duration) {
 }
 
 /// The metrics in Prometheus text format, with the issuers' key cache ages
-/// read now.
-pub(crate) fn render(key_ages: &[(String, f64)]) -> String {
+/// and the listener's connection counts read now.
+pub(crate) fn render(key_ages: &[(String, f64)], gate: Option<&listen::Gate>) -> String {
     for (issuer, age) in key_ages {
         METRICS
             .key_age
@@ -199,6 +220,22 @@ pub(crate) fn render(key_ages: &[(String, f64)]) -> String {
                 issuer: issuer.clone(),
             })
             .set(*age);
+    }
+    if let Some(gate) = gate {
+        let m = &*METRICS;
+        m.connections_open
+            .set(i64::try_from(gate.open()).unwrap_or(i64::MAX));
+        let c = &gate.counters;
+        for (reason, total) in [
+            ("per_address", &c.refused_per_address),
+            ("handshake_timeout", &c.handshake_timeouts),
+        ] {
+            let counter = m.connections_refused.get_or_create(&RefusedLabels {
+                reason: reason.to_string(),
+            });
+            let total = total.load(std::sync::atomic::Ordering::Relaxed);
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
     let mut out = String::new();
     if prometheus_client::encoding::text::encode(&mut out, &METRICS.registry).is_err() {

@@ -27,6 +27,8 @@ pub struct State {
     keys: RwLock<HashMap<String, AccessKey>>,
     compiled: Mutex<HashMap<String, CompiledPolicy>>,
     pub(crate) auditor: Option<crate::audit::Auditor>,
+    /// The listener's connection gate, once serving (for `/metrics`).
+    pub(crate) gate: std::sync::OnceLock<Arc<listen::Gate>>,
 }
 
 impl std::fmt::Debug for State {
@@ -62,6 +64,7 @@ impl State {
             keys: RwLock::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),
             auditor: None,
+            gate: std::sync::OnceLock::new(),
         })
     }
 

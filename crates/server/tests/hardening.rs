@@ -257,3 +257,36 @@ async fn r11_14_bad_regions_and_stray_tokens_are_refused() {
         .await
         .expect_error(403, "InvalidClientTokenId");
 }
+
+/// Issue 11, finding 3: through `server::serve` as `irsa serve` runs it, one
+/// client address holds at most its cap of connections (the rest are closed
+/// at once), and another client is still served.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_3_one_client_cannot_starve_the_server_of_connections() {
+    let s = Server::start().await;
+    let per_address = listen::Limits::default().per_address;
+    let mut held = Vec::new();
+    for _ in 0..per_address + 20 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        held.push(socket.connect(s.addr).await.unwrap());
+    }
+    // Well within the 10 s handshake time: only refused ones are closed.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut closed = 0;
+    for c in &mut held {
+        let mut buf = [0u8; 1];
+        if matches!(c.try_read(&mut buf), Ok(0)) || c.peer_addr().is_err() {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 20, "connections beyond the per-address cap");
+    let r = s.send("GET", "/healthz", &[], Vec::new()).await;
+    assert_eq!(r.status, 200);
+    let metrics = s.send("GET", "/metrics", &[], Vec::new()).await;
+    let text = metrics.body;
+    assert!(
+        text.contains("irsa_connections_refused_total{reason=\"per_address\"} 20"),
+        "{text}"
+    );
+}

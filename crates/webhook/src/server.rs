@@ -1,7 +1,6 @@
 //! The HTTPS server: `/mutate`, `/healthz`, `/readyz` (cache synced),
 //! `/metrics`; bounded bodies, handshake and request timeouts.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +28,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Connections open at once (the rest wait in the listen backlog).
 pub const MAX_CONNECTIONS: usize = 1024;
+/// The handshake time while more than half the connections are open.
+pub const PRESSURED_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a shutdown waits for requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
@@ -256,6 +257,41 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
         .with_state(webhook)
 }
 
+/// TLS as [`listen`]'s handshake: the protocol is the one ALPN settled on,
+/// with no sniffing of the first bytes.
+#[derive(Clone)]
+struct Tls(tokio_rustls::TlsAcceptor);
+
+impl listen::Handshake for Tls {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    async fn handshake(
+        &self,
+        tcp: tokio::net::TcpStream,
+    ) -> std::io::Result<(Self::Io, listen::Protocol)> {
+        let tls = self.0.accept(tcp).await?;
+        let protocol = if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+            listen::Protocol::Http2
+        } else {
+            listen::Protocol::Http1
+        };
+        Ok((tls, protocol))
+    }
+}
+
+/// The webhook's connection limits: the API server is its only client, from
+/// a handful of addresses, so one address may hold a quarter of the budget.
+pub fn limits() -> listen::Limits {
+    listen::Limits {
+        max_connections: MAX_CONNECTIONS,
+        per_address: MAX_CONNECTIONS / 4,
+        handshake_timeout: TIMEOUT,
+        pressured_timeout: PRESSURED_TIMEOUT,
+        header_timeout: TIMEOUT,
+        drain: DRAIN,
+    }
+    .fitted_to_file_limit()
+}
+
 /// Serves `app` over TLS on `listener` until `shutdown` completes (ctrl-c
 /// or SIGTERM in `irsa webhook`), then stops accepting and lets requests in
 /// flight finish (at most [`DRAIN`]).
@@ -266,86 +302,8 @@ pub async fn serve_tls(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certificate.server_config()?));
-    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        let permit = tokio::select! {
-            p = connections.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            connection(acceptor, tcp, peer, app, watcher).await;
-            drop(permit);
-        });
-    }
-    drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    let gate = listen::Gate::new(limits());
+    listen::serve(listener, gate, Tls(acceptor), app, shutdown)
         .await
-        .is_err()
-    {
-        tracing::warn!("shutdown: requests still in flight after {DRAIN:?}, closing");
-    }
-    Ok(())
-}
-
-async fn connection(
-    acceptor: tokio_rustls::TlsAcceptor,
-    tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
-    app: Router,
-    watcher: hyper_util::server::graceful::Watcher,
-) {
-    let tls = match tokio::time::timeout(TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "TLS handshake");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            return;
-        }
-    };
-    // The protocol is the one ALPN settled on: no sniffing of the first
-    // bytes, so a client that says nothing is timed out like any other.
-    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let service = hyper_util::service::TowerToHyperService::new(app);
-    let io = hyper_util::rt::TokioIo::new(tls);
-    let result = if h2 {
-        let mut b = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-        b.timer(hyper_util::rt::TokioTimer::new())
-            .keep_alive_interval(Some(Duration::from_secs(30)))
-            .keep_alive_timeout(TIMEOUT)
-            .max_concurrent_streams(u32::try_from(MAX_IN_FLIGHT).unwrap_or(64));
-        let conn = b.serve_connection(io, service);
-        watcher.watch(conn).await
-    } else {
-        let mut b = hyper::server::conn::http1::Builder::new();
-        b.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(TIMEOUT);
-        let conn = b.serve_connection(io, service);
-        watcher.watch(conn).await
-    };
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "connection");
-    }
+        .map_err(|e| e.to_string())
 }
