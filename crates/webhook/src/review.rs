@@ -9,6 +9,18 @@ use serde_json::{Value, json};
 /// The versions of AdmissionReview the webhook answers.
 pub const VERSIONS: [&str; 2] = ["admission.k8s.io/v1", "admission.k8s.io/v1beta1"];
 
+/// Most containers (init, regular and ephemeral together) of a pod the
+/// webhook decides on. Kubernetes sets no such limit, but no real pod comes
+/// near it, and each container costs the patch about 2 KB: a 244 KB review
+/// of 15,000 bare containers once grew a 159 MB patch.
+pub const MAX_CONTAINERS: usize = 500;
+
+/// Most JSON values (objects, arrays, strings, numbers, …) in a review. A
+/// decoded value takes up to ~340 bytes however short its text, so 4 MiB of
+/// `{"name":"c1"},…` once decoded to 150 MB; a real pod has a few thousand.
+/// Bodies under `2 × MAX_VALUES` bytes cannot exceed it and are not counted.
+pub const MAX_VALUES: usize = 100_000;
+
 /// A pod creation to decide on.
 #[derive(Debug)]
 pub struct PodRequest {
@@ -79,6 +91,83 @@ fn rejected(status: u16, uid: &str, message: impl Into<String>) -> Rejected {
     }
 }
 
+/// Counts the JSON values of `body` without building them, stopping at
+/// [`MAX_VALUES`]; refuses a body with more. Other JSON errors are left to
+/// the real parse, which reports them.
+fn check_value_count(body: &[u8]) -> Result<(), Rejected> {
+    let count = std::cell::Cell::new(0usize);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde::de::DeserializeSeed::deserialize(Counter(&count), &mut de) {
+        Err(_) if count.get() > MAX_VALUES => Err(rejected(
+            413,
+            "",
+            format!(
+                "the review holds more than {MAX_VALUES} JSON values; irsa webhook refuses it so that one review cannot exhaust its memory"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Counts values as serde visits them; fails once past [`MAX_VALUES`].
+#[derive(Clone, Copy)]
+struct Counter<'a>(&'a std::cell::Cell<usize>);
+
+impl Counter<'_> {
+    fn one<E: serde::de::Error>(self) -> Result<(), E> {
+        self.0.set(self.0.get() + 1);
+        if self.0.get() > MAX_VALUES {
+            Err(E::custom("too many values"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Counter<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Counter<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.one()
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.one()?;
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.one()?;
+        while map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads a review from an HTTP body.
 pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Parsed, Rejected> {
     let mut version = None;
@@ -107,6 +196,9 @@ fn parse_review(
                 content_type.map_or("none".to_string(), |c| format!("`{c}`"))
             ),
         ));
+    }
+    if body.len() > 2 * MAX_VALUES {
+        check_value_count(body)?;
     }
     let mut review: Value = serde_json::from_slice(body)
         .map_err(|e| rejected(400, "", format!("the body is not JSON: {e}")))?;
@@ -202,6 +294,23 @@ fn parse_review(
             400,
             uid,
             format!("the pod's {field} has the wrong type"),
+        ));
+    }
+    let containers = ["initContainers", "containers", "ephemeralContainers"]
+        .iter()
+        .filter_map(|list| {
+            pod.pointer(&format!("/spec/{list}"))
+                .and_then(Value::as_array)
+        })
+        .map(Vec::len)
+        .sum::<usize>();
+    if containers > MAX_CONTAINERS {
+        return Err(rejected(
+            400,
+            uid,
+            format!(
+                "the pod has {containers} containers; irsa webhook admits pods of at most {MAX_CONTAINERS} (init, regular and ephemeral together), so that one review cannot exhaust its memory"
+            ),
         ));
     }
     let namespace = request

@@ -22,6 +22,14 @@ use crate::tls::Certificate;
 /// Largest review accepted: a pod and its old copy fit many times over
 /// (etcd stores objects of at most 1.5 MiB).
 pub const MAX_BODY: usize = 4 << 20;
+/// Review bytes decided at once: many small reviews (a pod's is typically
+/// 5–20 KB), or one large one alone (its weight is capped at the budget).
+/// Decoded JSON of tiny values takes up to ~36 times its text, so this bounds
+/// decoding to about 36 MB; a large review is bounded by
+/// [`crate::review::MAX_VALUES`] instead. Both fit the shipped 128Mi limit.
+pub const DECODE_BUDGET: usize = 1 << 20;
+static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(DECODE_BUDGET);
+
 /// Longest a TLS handshake or a request may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Requests handled at once (the rest wait).
@@ -181,7 +189,13 @@ async fn mutate(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let answer = match body {
-        Ok(body) => w.admit(content_type, &body).await,
+        Ok(body) => {
+            // Decoded JSON takes several times its text: bound the bytes
+            // being decided at once, whatever the number of requests.
+            let weight = u32::try_from(body.len().clamp(1, DECODE_BUDGET)).unwrap_or(u32::MAX);
+            let _budget = DECODING.acquire_many(weight).await;
+            w.admit(content_type, &body).await
+        }
         Err(e) => rejected(
             &Rejected {
                 status: e.status().as_u16(),
