@@ -4,14 +4,19 @@
 //! so its keys come from the store. Any other issuer's keys are fetched:
 //! `ISSUER/.well-known/openid-configuration` → `jwks_uri` → JWKS, over https
 //! (plain http only for a loopback host), with bounded timeouts and size. Keys
-//! are cached (honouring `Cache-Control: max-age`), fetched again at most every
-//! 30 s when a token names an unknown `kid`, and kept in use when the issuer
-//! fails. A failure with nothing cached is answered as AWS answers it:
+//! are fetched only for a registered provider, from the provider's own URL
+//! (never from a token's `iss` text), so what a token names cannot cause a
+//! fetch, a metric series or a log line. They are cached (honouring
+//! `Cache-Control: max-age`); stale keys keep answering while one background
+//! refresh per issuer runs; a token naming an unknown `kid` causes at most one
+//! fetch per 30 s; concurrent callers share one fetch; failures back off
+//! exponentially (1 s doubling to 256 s) and keys that worked stay in use.
+//! A failure with nothing cached is answered as AWS answers it:
 //! `InvalidIdentityToken` with "Couldn't retrieve verification key from your
 //! identity provider, …" (captured, awslabs/aws-sdk-rust#827).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use oidc::{Jwk, Jwks, SigningKey};
@@ -34,11 +39,41 @@ struct Cached {
     ttl: Duration,
 }
 
+/// The last fetch attempt of an issuer and the failures since its last success.
+#[derive(Clone, Copy)]
+struct Attempt {
+    at: Instant,
+    failures: u32,
+}
+
+impl Attempt {
+    /// How long after this attempt the next may start: after a success, at
+    /// once if the keys went stale, else [`REFETCH_INTERVAL`] (a new `kid` is
+    /// rare); 1 s doubling to [`MAX_BACKOFF`] after failures.
+    fn wait(&self, stale: bool) -> Duration {
+        match self.failures {
+            0 if stale => Duration::ZERO,
+            0 => REFETCH_INTERVAL,
+            n => Duration::from_secs(1u64 << n.min(9).saturating_sub(1)).min(MAX_BACKOFF),
+        }
+    }
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(256);
+
+type Flight = Arc<tokio::sync::OnceCell<Result<Vec<Jwk>, String>>>;
+
 /// Fetches and caches issuers' keys.
 pub(crate) struct IssuerKeys {
+    inner: Arc<Fetcher>,
+}
+
+struct Fetcher {
     http: reqwest::Client,
     cache: Mutex<HashMap<String, Cached>>,
-    attempts: Mutex<HashMap<String, Instant>>,
+    attempts: Mutex<HashMap<String, Attempt>>,
+    /// Fetches running now, shared by every caller that needs them.
+    flights: Mutex<HashMap<String, Flight>>,
 }
 
 impl std::fmt::Debug for IssuerKeys {
@@ -47,8 +82,9 @@ impl std::fmt::Debug for IssuerKeys {
     }
 }
 
-fn idp_error(detail: impl std::fmt::Display) -> ApiError {
-    tracing::warn!(%detail, "identity provider unreachable");
+/// AWS's answer when no key can be had; the cause is logged where it
+/// happened (once per fetch), not once per refused call.
+fn idp_error() -> ApiError {
     ApiError::new(
         "InvalidIdentityToken",
         axum::http::StatusCode::BAD_REQUEST,
@@ -114,7 +150,7 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Duration {
             v.split(',')
                 .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
         })
-        .map(|s| Duration::from_secs(s.clamp(60, 86_400)))
+        .map(|s| Duration::from_secs(s.clamp(1, 86_400)))
         .unwrap_or(DEFAULT_TTL)
 }
 
@@ -139,15 +175,19 @@ impl IssuerKeys {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(IssuerKeys {
-            http,
-            cache: Mutex::new(HashMap::new()),
-            attempts: Mutex::new(HashMap::new()),
+            inner: Arc::new(Fetcher {
+                http,
+                cache: Mutex::new(HashMap::new()),
+                attempts: Mutex::new(HashMap::new()),
+                flights: Mutex::new(HashMap::new()),
+            }),
         })
     }
 
     /// Seconds since each cached issuer's keys were fetched.
     pub(crate) fn ages(&self) -> Vec<(String, f64)> {
-        self.cache
+        self.inner
+            .cache
             .lock()
             .map(|c| {
                 c.iter()
@@ -157,6 +197,54 @@ impl IssuerKeys {
             .unwrap_or_default()
     }
 
+    /// The keys to verify a token naming `kid` of the registered provider
+    /// whose URL is `issuer` (the provider's, not the token's text).
+    pub(crate) async fn keys(
+        &self,
+        state: &State,
+        issuer: &str,
+        kid: Option<&str>,
+    ) -> Result<Vec<Jwk>, ApiError> {
+        let f = &self.inner;
+        let cached = f
+            .cached(issuer)
+            .filter(|(keys, _)| kid.is_none() || keys.iter().any(|k| k.kid.as_deref() == kid));
+        if let Some(id) = issuer.strip_prefix(&format!("{}/oidc/id/", state.public_url)) {
+            // A local cluster's keys come from the store, never stale.
+            if let Some((keys, true)) = cached {
+                return Ok(keys);
+            }
+            let keys = local_keys(state, id, crate::time::now())?;
+            f.remember(issuer, keys.clone(), LOCAL_TTL);
+            return Ok(keys);
+        }
+        if let Some((keys, fresh)) = &cached {
+            if !fresh {
+                // Stale keys answer now; one refresh runs behind them.
+                Fetcher::refresh_in_background(f, issuer);
+            }
+            return Ok(keys.clone());
+        }
+        // An unknown kid, or nothing cached: fetch now, sharing a fetch in
+        // flight, within the issuer's rate limit.
+        let fetched = match f.join_flight(issuer) {
+            Some(flight) => Fetcher::fly(f, issuer, flight).await,
+            None if f.may_fetch(issuer, false) => {
+                let flight = f.start_flight(issuer);
+                Fetcher::fly(f, issuer, flight).await
+            }
+            None => Err("rate-limited".to_string()),
+        };
+        match (fetched, f.cached(issuer)) {
+            (Ok(keys), _) => Ok(keys),
+            // Keys that worked before keep working while the issuer is down.
+            (Err(_), Some((keys, _))) => Ok(keys),
+            (Err(_), None) => Err(idp_error()),
+        }
+    }
+}
+
+impl Fetcher {
     fn cached(&self, issuer: &str) -> Option<(Vec<Jwk>, bool)> {
         let cache = self.cache.lock().ok()?;
         let c = cache.get(issuer)?;
@@ -176,60 +264,90 @@ impl IssuerKeys {
         }
     }
 
-    /// The keys to verify a token of `issuer` naming `kid`.
-    pub(crate) async fn keys(
-        &self,
-        state: &State,
-        issuer: &str,
-        kid: Option<&str>,
-    ) -> Result<Vec<Jwk>, ApiError> {
-        let cached = self.cached(issuer);
-        let knows_kid =
-            |keys: &[Jwk]| kid.is_none() || keys.iter().any(|k| k.kid.as_deref() == kid);
-        if let Some((keys, true)) = cached.as_ref().filter(|(keys, _)| knows_kid(keys)) {
-            return Ok(keys.clone());
+    /// Whether a new fetch of `issuer` may start now (see [`Attempt::wait`]);
+    /// if so, records it as started.
+    fn may_fetch(&self, issuer: &str, stale: bool) -> bool {
+        let Ok(mut attempts) = self.attempts.lock() else {
+            return false;
+        };
+        let last = attempts.get(issuer).copied();
+        if last.is_some_and(|a| a.at.elapsed() < a.wait(stale)) {
+            return false;
         }
-        if let Some(id) = issuer.strip_prefix(&format!("{}/oidc/id/", state.public_url)) {
-            let keys = local_keys(state, id, crate::time::now())?;
-            self.remember(issuer, keys.clone(), LOCAL_TTL);
-            return Ok(keys);
-        }
-        // A fetch for an unknown kid happens at most every REFETCH_INTERVAL.
-        let may_fetch = self
-            .attempts
-            .lock()
-            .map(|mut a| {
-                let allowed = a
-                    .get(issuer)
-                    .is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL)
-                    || cached.as_ref().is_some_and(|(_, fresh)| !fresh);
-                if allowed {
-                    a.insert(issuer.to_string(), Instant::now());
-                }
-                allowed
-            })
-            .unwrap_or(true);
-        if !may_fetch {
-            return cached
-                .map(|(k, _)| k)
-                .ok_or_else(|| idp_error("fetch rate-limited"));
-        }
-        let fetched = self.fetch(issuer).await;
-        crate::metrics::jwks_fetch(issuer, fetched.is_ok());
-        match fetched {
-            Ok((keys, ttl)) => {
-                self.remember(issuer, keys.clone(), ttl);
-                Ok(keys)
-            }
-            // Keys that worked before keep working while the issuer is down.
-            Err(e) => match cached {
-                Some((keys, _)) => {
-                    tracing::warn!(issuer, error = %e, "using cached keys");
-                    Ok(keys)
-                }
-                None => Err(idp_error(e)),
+        attempts.insert(
+            issuer.to_string(),
+            Attempt {
+                at: Instant::now(),
+                failures: last.map_or(0, |a| a.failures),
             },
+        );
+        true
+    }
+
+    fn join_flight(&self, issuer: &str) -> Option<Flight> {
+        self.flights.lock().ok()?.get(issuer).cloned()
+    }
+
+    fn start_flight(&self, issuer: &str) -> Flight {
+        let flight = Flight::default();
+        if let Ok(mut flights) = self.flights.lock() {
+            flights.insert(issuer.to_string(), Arc::clone(&flight));
         }
+        flight
+    }
+
+    /// Runs `flight`'s fetch (or waits for whoever runs it) and its outcome.
+    async fn fly(this: &Arc<Fetcher>, issuer: &str, flight: Flight) -> Result<Vec<Jwk>, String> {
+        let result = flight
+            .get_or_init(|| async {
+                let fetched = this.fetch(issuer).await;
+                crate::metrics::jwks_fetch(issuer, fetched.is_ok());
+                let failures = match &fetched {
+                    Ok((keys, ttl)) => {
+                        this.remember(issuer, keys.clone(), *ttl);
+                        0
+                    }
+                    Err(e) => {
+                        tracing::warn!(issuer, error = %e, "cannot fetch the issuer's keys");
+                        this.attempts
+                            .lock()
+                            .ok()
+                            .and_then(|a| a.get(issuer).map(|a| a.failures))
+                            .unwrap_or(0)
+                            .saturating_add(1)
+                    }
+                };
+                if let Ok(mut attempts) = this.attempts.lock() {
+                    attempts.insert(
+                        issuer.to_string(),
+                        Attempt {
+                            at: Instant::now(),
+                            failures,
+                        },
+                    );
+                }
+                fetched.map(|(keys, _)| keys)
+            })
+            .await
+            .clone();
+        if let Ok(mut flights) = this.flights.lock()
+            && flights.get(issuer).is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
+            flights.remove(issuer);
+        }
+        result
+    }
+
+    fn refresh_in_background(this: &Arc<Fetcher>, issuer: &str) {
+        if this.join_flight(issuer).is_some() || !this.may_fetch(issuer, true) {
+            return;
+        }
+        let flight = this.start_flight(issuer);
+        let this = Arc::clone(this);
+        let issuer = issuer.to_string();
+        tokio::spawn(async move {
+            let _ = Fetcher::fly(&this, &issuer, flight).await;
+        });
     }
 
     async fn get(&self, url: &str) -> Result<(String, Duration), String> {
@@ -267,7 +385,11 @@ impl IssuerKeys {
             .await?;
         let doc: serde_json::Value = serde_json::from_str(&discovery)
             .map_err(|e| format!("discovery document of {issuer} is not JSON: {e}"))?;
-        if doc.get("issuer").and_then(|v| v.as_str()) != Some(issuer) {
+        let named = doc
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if named.trim_end_matches('/') != issuer.trim_end_matches('/') {
             return Err(format!(
                 "discovery document of {issuer} names another issuer"
             ));
@@ -289,9 +411,7 @@ impl IssuerKeys {
 /// less than [`RETIRED_KEY_SECONDS`] ago.
 pub(crate) fn local_keys(state: &State, issuer_id: &str, now: i64) -> Result<Vec<Jwk>, ApiError> {
     let Some(cluster) = state.store.cluster_by_issuer(issuer_id)? else {
-        return Err(idp_error(format!(
-            "no local cluster has issuer id {issuer_id}"
-        )));
+        return Err(idp_error());
     };
     state
         .store
@@ -352,6 +472,19 @@ mod tests {
     }
 
     #[test]
+    fn failures_back_off_exponentially_and_stale_keys_refresh_at_once() {
+        let at = |failures| Attempt {
+            at: Instant::now(),
+            failures,
+        };
+        assert_eq!(at(0).wait(true), Duration::ZERO);
+        assert_eq!(at(0).wait(false), REFETCH_INTERVAL);
+        let waits: Vec<u64> = (1..=12).map(|n| at(n).wait(true).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 256, 256, 256]);
+        assert!(at(u32::MAX).wait(false) <= MAX_BACKOFF);
+    }
+
+    #[test]
     fn a_ca_file_without_certificates_is_refused() {
         assert!(IssuerKeys::new(Some(b"not a certificate")).is_err());
         assert!(IssuerKeys::new(None).is_ok());
@@ -366,7 +499,12 @@ mod tests {
             "public, max-age=600".parse().unwrap(),
         );
         assert_eq!(max_age(&h), Duration::from_secs(600));
-        h.insert(reqwest::header::CACHE_CONTROL, "max-age=1".parse().unwrap());
-        assert_eq!(max_age(&h), Duration::from_secs(60));
+        h.insert(reqwest::header::CACHE_CONTROL, "max-age=0".parse().unwrap());
+        assert_eq!(max_age(&h), Duration::from_secs(1));
+        h.insert(
+            reqwest::header::CACHE_CONTROL,
+            "max-age=99999999".parse().unwrap(),
+        );
+        assert_eq!(max_age(&h), Duration::from_secs(86_400));
     }
 }

@@ -28,6 +28,24 @@ mod sts;
 mod time;
 mod validate;
 
+/// Entry points for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `query` and `body` as the Query protocol does, and reads every
+    /// list and tag structure they name.
+    pub fn query_protocol(query: &str, body: &[u8]) {
+        let Ok(params) = crate::protocol::query::request_params(query, body) else {
+            return;
+        };
+        for (name, _) in params.pairs() {
+            let base = name.split(".member.").next().unwrap_or_default();
+            let _ = params.list(base);
+            let _ = params.tags(base);
+            let _ = params.get(name);
+        }
+    }
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -316,9 +316,17 @@ pub(crate) async fn check_web_identity(
         .map_err(|e| refused(Link::Role, e))?
         .ok_or_else(|| with_claims(refused(Link::Role, access_denied_web_identity())))?;
     // The provider is looked up by the token's issuer in the role's account.
+    // The token's `iss` is quoted (as AWS does) but never more than 256
+    // characters of it: a 20 KB issuer is not worth storing in every error.
     let no_provider = || {
+        let shown: String = issuer.chars().take(256).collect();
+        let more = if shown.len() < issuer.len() {
+            "…"
+        } else {
+            ""
+        };
         invalid_token(format!(
-            "No OpenIDConnect provider found in your account for {issuer}"
+            "No OpenIDConnect provider found in your account for {shown}{more}"
         ))
     };
     let key = crate::iam::provider_key(&issuer)
@@ -336,7 +344,7 @@ pub(crate) async fn check_web_identity(
     };
     let keys = state
         .issuers
-        .keys(state, &issuer, unverified.kid.as_deref())
+        .keys(state, &provider.url, unverified.kid.as_deref())
         .await
         .map_err(|e| with_provider(refused(Link::Keys, e)))?;
     let claims = oidc::verify(token, &keys, now).map_err(|e| {

@@ -290,3 +290,182 @@ async fn r11_3_one_client_cannot_starve_the_server_of_connections() {
         "{text}"
     );
 }
+
+/// An OIDC issuer served on loopback for findings 7 and 8: counts its
+/// discovery requests, answers keys with `max-age=1`, and hangs on demand.
+struct Issuer {
+    url: String,
+    key: std::sync::Arc<oidc::SigningKey>,
+    discoveries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    others: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    hang: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Issuer {
+    async fn start() -> Issuer {
+        use axum::routing::get;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let key = Arc::new(oidc::SigningKey::generate().unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/issuer", listener.local_addr().unwrap());
+        let doc = oidc::discovery_document(&url, &format!("{url}/jwks"));
+        let jwks = oidc::Jwks {
+            keys: vec![key.jwk()],
+        }
+        .to_json();
+        let (discoveries, others, hang) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (d, h) = (discoveries.clone(), hang.clone());
+        let o = others.clone();
+        let app = axum::Router::new()
+            .route(
+                "/issuer/.well-known/openid-configuration",
+                get(move || {
+                    let (doc, d, h) = (doc.clone(), d.clone(), h.clone());
+                    async move {
+                        d.fetch_add(1, Ordering::SeqCst);
+                        if h.load(Ordering::SeqCst) {
+                            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                        }
+                        doc
+                    }
+                }),
+            )
+            .route(
+                "/issuer/jwks",
+                get(move || {
+                    let jwks = jwks.clone();
+                    async move { ([("cache-control", "max-age=1")], jwks) }
+                }),
+            )
+            .fallback(move || {
+                o.fetch_add(1, Ordering::SeqCst);
+                async { "nothing here" }
+            });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Issuer {
+            url,
+            key,
+            discoveries,
+            others,
+            hang,
+        }
+    }
+
+    fn token(&self, iss: &str) -> String {
+        self.key
+            .service_account_token(&oidc::ServiceAccountToken {
+                issuer: iss,
+                namespace: "production",
+                service_account: "s3-app",
+                audiences: &["sts.amazonaws.com".to_string()],
+                issued_at: now(),
+                expiration_seconds: 3600,
+                pod: None,
+            })
+            .unwrap()
+    }
+
+    /// Registers the issuer and a role trusting it in `s`.
+    async fn register(&self, s: &Server) {
+        s.iam(
+            "CreateOpenIDConnectProvider",
+            &[
+                ("Url", &self.url),
+                ("ClientIDList.member.1", "sts.amazonaws.com"),
+            ],
+        )
+        .await
+        .ok();
+        let trust = TRUST.replace(
+            "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+            self.url.trim_start_matches("http://"),
+        );
+        s.iam(
+            "CreateRole",
+            &[
+                ("RoleName", "s3-app-role"),
+                ("AssumeRolePolicyDocument", &trust),
+            ],
+        )
+        .await
+        .ok();
+    }
+}
+
+/// Finding 7: what a token names never causes a fetch, a metric series or a
+/// log line; keys are fetched for registered providers only, from the
+/// provider's own URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_7_token_issuers_cause_no_fetches_and_no_metric_series() {
+    use std::sync::atomic::Ordering;
+    let s = Server::start().await;
+    let issuer = Issuer::start().await;
+    issuer.register(&s).await;
+    // 100 tokens naming unregistered issuers on the same host: no fetch.
+    for i in 0..100 {
+        let token = issuer.token(&format!("{}/other{i}", issuer.url));
+        s.web_identity(ROLE, &token)
+            .await
+            .expect_error(400, "InvalidIdentityToken");
+    }
+    assert_eq!(issuer.others.load(Ordering::SeqCst), 0);
+    assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 0);
+    // 100 spellings of the registered issuer (`iss` + "/"×i): one fetch, of
+    // the provider's URL; the extra slashes fail the signature's claim match.
+    s.web_identity(ROLE, &issuer.token(&issuer.url)).await.ok();
+    for i in 1..=100 {
+        let iss = format!("{}{}", issuer.url, "/".repeat(i));
+        let _ = s.web_identity(ROLE, &issuer.token(&iss)).await;
+    }
+    assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.others.load(Ordering::SeqCst), 0);
+    let metrics = s.send("GET", "/metrics", &[], Vec::new()).await.body;
+    // Metrics are per process: look at this issuer's host only.
+    let host = issuer
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/issuer");
+    let series: Vec<&str> = metrics.lines().filter(|l| l.contains(host)).collect();
+    assert_eq!(series.len(), 2, "{series:?}");
+    assert!(
+        series
+            .iter()
+            .all(|l| l.contains(&format!("issuer=\"{}\"", issuer.url))),
+        "{series:?}"
+    );
+}
+
+/// Finding 8: a hanging issuer with stale keys does not hold calls: stale keys
+/// answer at once, and one background refresh runs, not one per call.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_8_a_hanging_issuer_with_stale_keys_holds_no_call() {
+    use std::sync::atomic::Ordering;
+    let s = std::sync::Arc::new(Server::start().await);
+    let issuer = Issuer::start().await;
+    issuer.register(&s).await;
+    s.web_identity(ROLE, &issuer.token(&issuer.url)).await.ok();
+    assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 1);
+    // The keys' max-age (1 s) passes; the issuer starts hanging.
+    issuer.hang.store(true, Ordering::SeqCst);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, token) = (s.clone(), issuer.token(&issuer.url));
+            tokio::spawn(async move { s.web_identity(ROLE, &token).await.status })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(c.await.unwrap(), 200);
+    }
+    // Answered from the cache, well before the issuer's 5 s fetch timeout.
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    // One refresh is in flight behind them, not twenty.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 2);
+}
