@@ -49,6 +49,7 @@ vectors! {
     logic_same_account => "logic-same-account.json",
     logic_session => "logic-session.json",
     logic_trust => "logic-trust.json",
+    regress_differential => "regress-differential.json",
 }
 
 #[test]

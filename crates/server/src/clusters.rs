@@ -100,12 +100,19 @@ pub fn find_cluster(store: &dyn Store, name: &str) -> Result<Cluster, String> {
     }
 }
 
-/// Replaces the signing key; the old one stays published until its tokens expire.
-pub fn rotate_key(store: &dyn Store, name: &str) -> Result<String, String> {
+/// Replaces the signing key; the old one stays published until its tokens
+/// expire, or, with `revoke_previous` (a key compromise), is deleted at once:
+/// `irsa serve` stops accepting its tokens within a second (how long it
+/// caches a local cluster's keys).
+pub fn rotate_key(store: &dyn Store, name: &str, revoke_previous: bool) -> Result<String, String> {
     find_cluster(store, name)?;
     let key = SigningKey::generate()?;
     store
-        .rotate_cluster_key(name, &key_record(&key, crate::time::now())?)
+        .rotate_cluster_key(
+            name,
+            &key_record(&key, crate::time::now())?,
+            revoke_previous,
+        )
         .map_err(|e| e.to_string())?;
     Ok(key.kid().to_string())
 }

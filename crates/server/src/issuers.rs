@@ -30,7 +30,9 @@ pub(crate) const RETIRED_KEY_SECONDS: i64 = 7 * 86_400;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
-const LOCAL_TTL: Duration = Duration::from_secs(5);
+/// How long a local cluster's keys are cached: a key revoked by
+/// `irsa cluster rotate-key --revoke-previous` stops verifying within this.
+pub(crate) const LOCAL_TTL: Duration = Duration::from_secs(1);
 const DEFAULT_TTL: Duration = Duration::from_secs(3600);
 
 struct Cached {

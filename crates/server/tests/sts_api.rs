@@ -870,7 +870,7 @@ async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
         .unwrap()
         .kid()
         .to_string();
-    let new_kid = server::clusters::rotate_key(s.store.as_ref(), "my-cluster").unwrap();
+    let new_kid = server::clusters::rotate_key(s.store.as_ref(), "my-cluster", false).unwrap();
     assert_ne!(old_kid, new_kid);
     let new = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
     // The JWKS publishes both keys.
@@ -907,6 +907,37 @@ async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
         )
         .await;
     assert_eq!(unknown.status, 404);
+}
+
+/// Issue 11, finding 18: a compromised key is revoked with the rotation;
+/// its tokens are refused (within the 1 s local key cache) and the JWKS no
+/// longer publishes it, while new tokens work.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_18_rotate_key_revoke_previous_refuses_the_old_keys_tokens() {
+    let (s, c) = tutorial().await;
+    let old = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    s.web_identity(ROLE, &old).await.ok();
+    let old_kid = server::clusters::current_key(s.store.as_ref(), "my-cluster")
+        .unwrap()
+        .kid()
+        .to_string();
+    let new_kid = server::clusters::rotate_key(s.store.as_ref(), "my-cluster", true).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = s.web_identity(ROLE, &old).await;
+    r.expect_error(400, "InvalidIdentityToken");
+    assert!(r.message().contains(&old_kid), "{}", r.message());
+    let new = s.token(&c, "production", "s3-app", "sts.amazonaws.com");
+    s.web_identity(ROLE, &new).await.ok();
+    let issuer = server::clusters::issuer_url(&s.url(), &c);
+    let path = issuer.trim_start_matches(&s.url()).to_string();
+    let jwks = s.send("GET", &format!("{path}/keys"), &[], vec![]).await;
+    let kids: Vec<String> = oidc::Jwks::parse(&jwks.body)
+        .unwrap()
+        .keys
+        .into_iter()
+        .filter_map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, [new_kid]);
 }
 
 /// `irsa doctor`'s verdict and the real AssumeRoleWithWebIdentity agree on

@@ -403,8 +403,11 @@ pub trait Store {
     fn clusters(&self) -> Result<Vec<Cluster>>;
     /// A cluster's keys, newest first, unsealed.
     fn cluster_keys(&self, name: &str) -> Result<Vec<ClusterKey>>;
-    /// Adds a new current key, retiring the others at `key.created`.
-    fn rotate_cluster_key(&self, name: &str, key: &ClusterKey) -> Result<()>;
+    /// Adds a new current key, retiring the others at `key.created`; with
+    /// `revoke_previous`, deletes every other key instead (a compromise: their
+    /// tokens must stop verifying at once).
+    fn rotate_cluster_key(&self, name: &str, key: &ClusterKey, revoke_previous: bool)
+    -> Result<()>;
 
     /// The session-token key ring, `(id, key)`, unsealed, oldest first.
     fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>>;

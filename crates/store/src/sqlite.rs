@@ -1088,7 +1088,12 @@ impl Store for Db<'_> {
             .collect()
     }
 
-    fn rotate_cluster_key(&self, name: &str, key: &ClusterKey) -> Result<()> {
+    fn rotate_cluster_key(
+        &self,
+        name: &str,
+        key: &ClusterKey,
+        revoke_previous: bool,
+    ) -> Result<()> {
         let sealed = self.key.seal(&key.pkcs8)?;
         let tx = self.conn;
         let n = tx
@@ -1098,6 +1103,13 @@ impl Store for Db<'_> {
             )
             .map_err(backend)?;
         affected(n)?;
+        if revoke_previous {
+            tx.execute(
+                "DELETE FROM cluster_keys WHERE cluster = ?1 AND retired IS NOT NULL",
+                params![name],
+            )
+            .map_err(backend)?;
+        }
         tx.execute(
             "INSERT INTO cluster_keys (cluster, kid, sealed_key, created, retired) VALUES (?1, ?2, ?3, ?4, NULL)",
             params![name, key.kid, sealed, key.created],
@@ -1270,7 +1282,7 @@ impl Store for SqliteStore {
         read fn cluster_by_issuer(&self, issuer_id: &str) -> Result<Option<Cluster>>;
         read fn clusters(&self) -> Result<Vec<Cluster>>;
         read fn cluster_keys(&self, name: &str) -> Result<Vec<ClusterKey>>;
-        write(Main) fn rotate_cluster_key(&self, name: &str, key: &ClusterKey) -> Result<()>;
+        write(Main) fn rotate_cluster_key(&self, name: &str, key: &ClusterKey, revoke_previous: bool) -> Result<()>;
         read fn session_keys(&self) -> Result<Vec<(u32, Vec<u8>)>>;
         write(Main) fn add_session_key(&self, id: u32, key: &[u8], created: i64) -> Result<()>;
         write(Audit) fn append_events(&self, events: &[AuditEvent]) -> Result<()>;
@@ -1498,7 +1510,8 @@ mod tests {
             s.insert_cluster(&c, &k("k1", 1)),
             Err(StoreError::AlreadyExists)
         );
-        s.rotate_cluster_key("my-cluster", &k("k2", 5)).unwrap();
+        s.rotate_cluster_key("my-cluster", &k("k2", 5), false)
+            .unwrap();
         let keys = s.cluster_keys("my-cluster").unwrap();
         assert_eq!(
             keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
@@ -1512,7 +1525,7 @@ mod tests {
             "my-cluster"
         );
         assert_eq!(
-            s.rotate_cluster_key("none", &k("k3", 6)),
+            s.rotate_cluster_key("none", &k("k3", 6), false),
             Err(StoreError::NotFound)
         );
         s.add_session_key(1, &[7; 32], 1).unwrap();

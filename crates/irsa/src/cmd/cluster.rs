@@ -17,8 +17,9 @@ pub(crate) enum ClusterCommand {
     /// List the local clusters with their issuer URLs.
     List(ListArgs),
     /// Replace a cluster's signing key; the old key stays published until
-    /// every token it signed has expired.
-    RotateKey(NameArgs),
+    /// every token it signed has expired (or, with --revoke-previous, is
+    /// deleted at once).
+    RotateKey(RotateArgs),
     /// Register the cluster's issuer as an IAM OIDC provider with client id
     /// sts.amazonaws.com (what `eksctl utils associate-iam-oidc-provider` does).
     AssociateOidcProvider(AssociateArgs),
@@ -50,6 +51,20 @@ pub(crate) struct NameArgs {
     data: DataDirArg,
     /// Cluster name.
     name: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RotateArgs {
+    #[command(flatten)]
+    data: DataDirArg,
+    /// Cluster name.
+    name: String,
+    /// For a key compromise: delete every previous key now, so that tokens
+    /// they signed are refused (by a running `irsa serve` within a second)
+    /// instead of verifying until they expire. Pods must get new tokens; role
+    /// sessions already issued stay valid until they expire.
+    #[arg(long)]
+    revoke_previous: bool,
 }
 
 #[derive(Args, Debug)]
@@ -169,8 +184,11 @@ pub(crate) fn cluster(command: ClusterCommand) -> Result<ExitCode, String> {
         ClusterCommand::RotateKey(a) => {
             let dir = DataDir::new(&a.data.data_dir);
             let store = dir.open_existing()?;
-            let kid = clusters::rotate_key(store.as_ref(), &a.name)?;
+            let kid = clusters::rotate_key(store.as_ref(), &a.name, a.revoke_previous)?;
             println!("cluster {} now signs with key {kid}", a.name);
+            if a.revoke_previous {
+                println!("revoked every previous key: tokens they signed are refused");
+            }
         }
         ClusterCommand::AssociateOidcProvider(a) => {
             let dir = DataDir::new(&a.data.data_dir);
