@@ -51,7 +51,14 @@ pub struct Auditor {
     /// transaction to drop from the outbox (no write of its own, no
     /// contention for `irsa.db`'s lock).
     appended: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The last commit's failure, if the last commit failed.
+    failing: Arc<std::sync::Mutex<Option<(std::time::Instant, String)>>>,
 }
+
+/// How long after a failed commit `/readyz` reports the trail as failing; a
+/// later success clears it at once. The probe retries after this so that a
+/// server taken out of rotation can come back once the disk has room.
+const FAILING_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::fmt::Debug for Auditor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -77,12 +84,26 @@ impl Auditor {
         };
         let (tx, rx) = sync_channel(QUEUE);
         let appended = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let shared = appended.clone();
+        let failing = Arc::new(std::sync::Mutex::new(None));
+        let (shared, health) = (appended.clone(), failing.clone());
         std::thread::Builder::new()
             .name("irsa-audit".into())
-            .spawn(move || writer(store.as_ref(), rx, log, &shared))
+            .spawn(move || writer(store.as_ref(), rx, log, &shared, &health))
             .map_err(|e| format!("cannot start the audit writer: {e}"))?;
-        Ok(Auditor { tx, appended })
+        Ok(Auditor {
+            tx,
+            appended,
+            failing,
+        })
+    }
+
+    /// Why the trail cannot be written, if its last commit failed recently.
+    pub(crate) fn trouble(&self) -> Option<String> {
+        let failing = self.failing.lock().ok()?;
+        failing
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILING_FOR)
+            .map(|(_, why)| why.clone())
     }
 
     /// Records an event and waits until it is committed.
@@ -94,11 +115,11 @@ impl Auditor {
                 staged: false,
                 done,
             })
-            .map_err(|e| ApiError::internal(format!("audit queue: {e}")))?;
+            .map_err(|e| unavailable(&format!("its queue is full ({e})")))?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(ApiError::internal(format!("audit write failed: {e}"))),
-            Err(_) => Err(ApiError::internal("the audit writer stopped")),
+            Ok(Err(e)) => Err(unavailable(&e)),
+            Err(_) => Err(unavailable("its writer stopped")),
         }
     }
 }
@@ -144,11 +165,24 @@ impl Auditor {
     }
 }
 
+/// A call that cannot be audited is not answered (the trail is durable before
+/// the answer): 503, so that clients retry, naming the cause.
+fn unavailable(why: &str) -> ApiError {
+    ApiError::new(
+        "ServiceUnavailable",
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "irsa cannot write its audit trail ({why}) and answers no call it cannot audit; see /readyz"
+        ),
+    )
+}
+
 fn writer(
     store: &(dyn Store + Send + Sync),
     rx: Receiver<Pending>,
     mut log: Option<std::fs::File>,
     appended: &std::sync::Mutex<Vec<String>>,
+    failing: &std::sync::Mutex<Option<(std::time::Instant, String)>>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -167,6 +201,17 @@ fn writer(
             batch.into_iter().map(|p| (p.event, p.done)).unzip();
         let started = std::time::Instant::now();
         let result = store.append_events(&events).map_err(|e| e.to_string());
+        if let Ok(mut failing) = failing.lock() {
+            match &result {
+                Ok(()) => *failing = None,
+                Err(e) => {
+                    if failing.is_none() {
+                        tracing::error!(error = %e, "the audit trail cannot be written; calls are refused until it can");
+                    }
+                    *failing = Some((std::time::Instant::now(), e.clone()));
+                }
+            }
+        }
         if result.is_ok()
             && !staged.is_empty()
             && let Ok(mut ids) = appended.lock()

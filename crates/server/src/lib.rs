@@ -73,6 +73,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn app(state: Arc<State>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .route(
             "/oidc/id/{id}/.well-known/openid-configuration",
             get(clusters::discovery),
@@ -92,6 +93,30 @@ pub fn app(state: Arc<State>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+}
+
+/// `/readyz`: 200 when calls can be answered, else 503 naming why — the store
+/// cannot be read, or the audit trail's
+/// last commit failed (calls it cannot audit are refused). `/healthz` only
+/// says the process runs.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+) -> (StatusCode, String) {
+    let mut trouble = Vec::new();
+    if let Err(e) = state.store.accounts() {
+        trouble.push(format!("the store cannot be read: {e}"));
+    }
+    if let Some(why) = state.auditor.as_ref().and_then(audit::Auditor::trouble) {
+        trouble.push(format!("the audit trail cannot be written: {why}"));
+    }
+    if trouble.is_empty() {
+        (StatusCode::OK, "ok\n".into())
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}\n", trouble.join("\n")),
+        )
+    }
 }
 
 /// Creates an account with its root access key in `store`; returns the key id

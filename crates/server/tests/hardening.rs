@@ -469,3 +469,77 @@ async fn r11_8_a_hanging_issuer_with_stale_keys_holds_no_call() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(issuer.discoveries.load(Ordering::SeqCst), 2);
 }
+
+/// Finding 4: with the audit trail's disk full (SQLite's real SQLITE_FULL,
+/// from a page cap), calls are refused with 503 ServiceUnavailable naming
+/// the cause, `/readyz` says why while `/healthz` stays ok, and both recover
+/// once there is room; a change refused so changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_4_a_full_audit_disk_is_a_clear_503_and_readyz_says_so() {
+    let s = Server::start().await;
+    assert_eq!(s.send("GET", "/readyz", &[], Vec::new()).await.status, 200);
+    s.iam("ListRoles", &[]).await.ok();
+    let pages: u64 = audit_pages(&s);
+    s.audit_store.cap_audit_pages(Some(pages)).unwrap();
+    // Fill the last pages, then every call is refused.
+    let mut refused = None;
+    for _ in 0..200 {
+        let r = s.iam("ListRoles", &[]).await;
+        if r.status != 200 {
+            refused = Some(r);
+            break;
+        }
+    }
+    let r = refused.expect("the capped trail filled up");
+    r.expect_error(503, "ServiceUnavailable");
+    assert!(r.message().contains("audit trail"), "{}", r.message());
+    assert!(r.message().contains("full"), "{}", r.message());
+    let ready = s.send("GET", "/readyz", &[], Vec::new()).await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.body.contains("audit trail cannot be written"),
+        "{}",
+        ready.body
+    );
+    assert_eq!(s.send("GET", "/healthz", &[], Vec::new()).await.status, 200);
+    // A role created now: CreateRole commits with its event staged in
+    // irsa.db (not full), so its answer is a success, never a 500.
+    let trust = TRUST.to_string();
+    let created = s
+        .iam(
+            "CreateRole",
+            &[
+                ("RoleName", "while-full"),
+                ("AssumeRolePolicyDocument", &trust),
+            ],
+        )
+        .await;
+    assert!(
+        created.status == 200 || created.status == 503,
+        "{}",
+        created.body
+    );
+    let exists = s
+        .store
+        .role(common::ACCOUNT, "while-full")
+        .unwrap()
+        .is_some();
+    assert_eq!(
+        exists,
+        created.status == 200,
+        "an answer says what happened"
+    );
+    // Room again: calls and readiness recover.
+    s.audit_store.cap_audit_pages(None).unwrap();
+    s.iam("ListRoles", &[]).await.ok();
+    assert_eq!(s.send("GET", "/readyz", &[], Vec::new()).await.status, 200);
+}
+
+/// Pages `audit.db` has now.
+fn audit_pages(s: &Server) -> u64 {
+    let bytes = std::fs::metadata(s.dir.path().join("audit.db"))
+        .unwrap()
+        .len();
+    let wal = std::fs::metadata(s.dir.path().join("audit.db-wal")).map_or(0, |m| m.len());
+    (bytes + wal) / 4096 + 1
+}

@@ -362,6 +362,21 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Caps the pages of `audit.db` this connection may grow it to, so that
+    /// tests see SQLite's real "database or disk is full" without filling a
+    /// disk; `None` lifts the cap. Not for production use.
+    #[doc(hidden)]
+    pub fn cap_audit_pages(&self, pages: Option<u64>) -> Result<()> {
+        let conn = self.lock()?;
+        let pages = pages.unwrap_or(4_294_967_294);
+        conn.query_row(
+            &format!("PRAGMA audit.max_page_count = {pages}"),
+            [],
+            |_| Ok(()),
+        )
+        .map_err(backend)
+    }
+
     /// Appends the events of committed changes that did not reach the trail
     /// (a crash between the change and the trail's commit), then drops them
     /// from the outbox. Both steps are idempotent: event ids are unique.

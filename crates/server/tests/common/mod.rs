@@ -26,6 +26,8 @@ pub struct Server {
     pub key: String,
     pub secret: String,
     pub store: Arc<dyn Store + Send + Sync>,
+    /// The audit writer's own connection (to cap `audit.db` in tests).
+    pub audit_store: Arc<SqliteStore>,
     pub dir: tempfile::TempDir,
     client: Client<HttpConnector, Full<Bytes>>,
 }
@@ -115,19 +117,15 @@ impl Server {
     pub async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
         // The audit writer has its own connection, as in `irsa serve`.
-        let audit_dir = dir.path().to_path_buf();
-        let auditor = move || {
-            let key = MasterKey::load_or_create(&audit_dir.join("master.key")).unwrap();
-            let store: Arc<dyn Store + Send + Sync> =
-                Arc::new(SqliteStore::open(&audit_dir, key).unwrap());
-            server::Auditor::start(
-                store,
-                server::AuditConfig {
-                    log_file: Some(audit_dir.join("audit.jsonl")),
-                },
-            )
-            .unwrap()
-        };
+        let audit_key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let audit_store = Arc::new(SqliteStore::open(dir.path(), audit_key).unwrap());
+        let auditor = server::Auditor::start(
+            audit_store.clone(),
+            server::AuditConfig {
+                log_file: Some(dir.path().join("audit.jsonl")),
+            },
+        )
+        .unwrap();
         let key = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
         let store: Arc<dyn Store + Send + Sync> =
             Arc::new(SqliteStore::open(dir.path(), key).unwrap());
@@ -137,7 +135,7 @@ impl Server {
         let state = Arc::new(
             server::State::new(store.clone(), &format!("http://{addr}"), None)
                 .unwrap()
-                .with_auditor(auditor()),
+                .with_auditor(auditor),
         );
         tokio::spawn(server::serve(listener, state));
         Server {
@@ -145,6 +143,7 @@ impl Server {
             key,
             secret,
             store,
+            audit_store,
             dir,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
