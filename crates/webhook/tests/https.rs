@@ -586,3 +586,29 @@ async fn concurrent_misses_for_one_service_account_make_one_get() {
         "one GET for eight pods"
     );
 }
+
+/// Issue 11, finding 12: one client holding more half-open TLS handshakes
+/// than its share (a quarter of the 1,024 connections) does not keep the API
+/// server's reviews out: its extra connections are closed at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn r11_12_half_open_handshakes_from_one_address_do_not_block_reviews() {
+    let w = start(Settings::default(), cache_with_role(), None, Duration::ZERO).await;
+    let addr: std::net::SocketAddr = w.url.trim_start_matches("https://").parse().unwrap();
+    let share = webhook::server::limits().per_address;
+    let mut held = Vec::new();
+    for _ in 0..share + 30 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        held.push(socket.connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let closed = held
+        .iter()
+        .filter(|c| matches!(c.try_read(&mut [0u8; 1]), Ok(0)))
+        .count();
+    assert_eq!(closed, 30, "beyond the per-address share");
+    let (status, answer) =
+        admit(&client(&w.cert.0), &w.url, "x", "production", pod("s3-app")).await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["response"]["allowed"], true);
+}
