@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::io::{BufRead, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::irsa;
 
@@ -33,21 +33,7 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
 /// databases are checkpointed into their main files.
 fn stopped_data_dir(root: &Path) -> PathBuf {
     let dir = root.join("data");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    lines.next().unwrap().unwrap();
-    lines.next().unwrap().unwrap();
+    let mut child = common::serving(&dir);
     std::thread::sleep(std::time::Duration::from_millis(300));
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -183,20 +169,7 @@ fn r11_10_a_corrupt_database_is_refused_with_its_name() {
 fn r11_16_two_servers_never_share_a_data_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data");
-    let mut first = Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(first.stdout.take().unwrap()).lines();
-    lines.next().unwrap().unwrap();
+    let mut first = common::serving(&dir);
     let out = irsa(&[
         "serve",
         "--data-dir",
@@ -230,20 +203,7 @@ fn r11_16_two_servers_never_share_a_data_dir() {
     first.kill().unwrap();
     first.wait().unwrap();
     // The lock dies with its process: a kill -9 leaves no stale lock.
-    let mut again = Command::new(env!("CARGO_BIN_EXE_irsa"))
-        .args([
-            "serve",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(again.stdout.take().unwrap()).lines();
-    assert!(lines.next().unwrap().unwrap().starts_with("export"));
+    let mut again = common::serving(&dir);
     again.kill().unwrap();
     again.wait().unwrap();
 }

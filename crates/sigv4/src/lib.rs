@@ -741,6 +741,15 @@ mod tests {
     /// and no message quotes more than ECHO_LIMIT characters of the request.
     #[test]
     fn r11_17_scope_errors_name_the_wrong_part_and_quote_little() {
+        fn get<'a>(headers: &'a [(&'a str, &'a str)], query: &'a str) -> HttpRequest<'a> {
+            HttpRequest {
+                method: "GET",
+                path: "/",
+                query,
+                headers,
+                body: b"",
+            }
+        }
         let long = "x".repeat(60_000);
         let cases = [
             (
@@ -774,13 +783,7 @@ mod tests {
                 ("x-amz-date", "20150830T123600Z"),
                 ("authorization", auth.as_str()),
             ];
-            let req = HttpRequest {
-                method: "GET",
-                path: "/",
-                query: "",
-                headers: &headers,
-                body: b"",
-            };
+            let req = get(&headers, "");
             let e = read_claim(&req).unwrap_err();
             assert_eq!(e.code(), ErrorCode::IncompleteSignature, "{}", e.message());
             assert!(e.message().contains(says), "{says}: {}", e.message());
@@ -800,13 +803,7 @@ mod tests {
             ("x-amz-date", "20150830T123600Z"),
             ("authorization", auth.as_str()),
         ];
-        let req = HttpRequest {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: b"",
-        };
+        let req = get(&headers, "");
         let claim = read_claim(&req).unwrap();
         let e = verify(&req, &claim, SECRET, 1_440_938_160).unwrap_err();
         assert!(e.message().contains("valid date"), "{}", e.message());
@@ -820,13 +817,7 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=A/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=a",
             ),
         ];
-        let req = HttpRequest {
-            method: "GET",
-            path: "/",
-            query: "",
-            headers: &headers,
-            body: b"",
-        };
+        let req = get(&headers, "");
         let e = read_claim(&req).unwrap_err();
         assert!(e.message().len() < 400, "{}", e.message().len());
         let query = format!("X-Amz-Algorithm={long}");

@@ -20,9 +20,9 @@ pub fn irsa(args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// Initialises a data dir the way users do: `irsa serve` until it printed its
-/// two `export` lines, then stopped.
-pub fn initialised(dir: &Path) {
+/// Starts `irsa serve` on `dir` (a free port) and returns it once it printed
+/// its two `export` lines.
+pub fn serving(dir: &Path) -> std::process::Child {
     let mut child = Command::new(env!("CARGO_BIN_EXE_irsa"))
         .args([
             "serve",
@@ -50,6 +50,13 @@ pub fn initialised(dir: &Path) {
             .unwrap()
             .starts_with("export AWS_SHARED_CREDENTIALS_FILE=")
     );
+    child
+}
+
+/// Initialises a data dir the way users do: `irsa serve` until it printed its
+/// two `export` lines, then stopped.
+pub fn initialised(dir: &Path) {
+    let mut child = serving(dir);
     child.kill().unwrap();
     child.wait().unwrap();
 }
