@@ -447,3 +447,91 @@ fn r11_13_absurd_times_and_lifetimes_are_refused() {
     c["exp"] = json!(NOW - 10 + 365 * 86_400);
     assert!(verify(&k.sign(&c).unwrap(), &jwk, NOW).is_ok());
 }
+
+/// Boundaries and shapes the other tests leave open (found by cargo-mutants):
+/// why a time is refused, the exact length and skew limits, `aud` as a string,
+/// and the 384-bit algorithms.
+#[test]
+fn limits_are_exact_and_every_allowed_shape_verifies() {
+    let k = key();
+    let jwk = [k.jwk()];
+    let refused = |field: &str, value: Value| {
+        let mut c = claims();
+        c[field] = value;
+        verify(&k.sign(&c).unwrap(), &jwk, NOW)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(refused("exp", json!(18_446_744_073_709_551_615_u64)).contains("outside"));
+    assert!(refused("exp", json!(1_800_003_600.5)).contains("whole number"));
+    // `nbf` exactly at the skew limit verifies; one second later does not.
+    let mut c = claims();
+    c["nbf"] = json!(NOW + oidc::SKEW_SECONDS);
+    assert!(verify(&k.sign(&c).unwrap(), &jwk, NOW).is_ok());
+    c["nbf"] = json!(NOW + oidc::SKEW_SECONDS + 1);
+    assert!(matches!(
+        verify(&k.sign(&c).unwrap(), &jwk, NOW),
+        Err(TokenError::NotYetValid { .. })
+    ));
+    // A token of exactly MAX_TOKEN_LENGTH characters is read; one more is not.
+    let mut c = claims();
+    c["pad"] = json!("");
+    let base = k.sign(&c).unwrap().len();
+    let mut padded = String::new();
+    // Each 3 padding bytes add 4 base64url characters: start just below.
+    for n in ((oidc::MAX_TOKEN_LENGTH - base) * 3 / 4).saturating_sub(8).. {
+        c["pad"] = json!("x".repeat(n));
+        padded = k.sign(&c).unwrap();
+        if padded.len() >= oidc::MAX_TOKEN_LENGTH {
+            break;
+        }
+    }
+    assert!(base < oidc::MAX_TOKEN_LENGTH);
+    let exact = &padded[..oidc::MAX_TOKEN_LENGTH];
+    assert!(!matches!(
+        verify(exact, &jwk, NOW),
+        Err(TokenError::TooLarge(_))
+    ));
+    let over = format!("{exact}x");
+    assert!(matches!(
+        verify(&over, &jwk, NOW),
+        Err(TokenError::TooLarge(_))
+    ));
+    // `aud` may be a single string.
+    let mut c = claims();
+    c["aud"] = json!("sts.amazonaws.com");
+    let got = verify(&k.sign(&c).unwrap(), &jwk, NOW).unwrap();
+    assert_eq!(got.aud, ["sts.amazonaws.com"]);
+    // RS384 and ES384 verify with keys of their kind.
+    let rng = SystemRandom::new();
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let comps = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public_key());
+    let rsa_jwk = Jwk {
+        kid: Some("r".into()),
+        alg: None,
+        material: KeyMaterial::Rsa {
+            n: comps.n,
+            e: comps.e,
+        },
+    };
+    let token = forge(json!({"alg": "RS384", "kid": "r"}), claims(), |m| {
+        let mut sig = vec![0; rsa.public_modulus_len()];
+        rsa.sign(&signature::RSA_PKCS1_SHA384, &rng, m, &mut sig)
+            .unwrap();
+        sig
+    });
+    assert!(verify(&token, std::slice::from_ref(&rsa_jwk), NOW).is_ok());
+    let ec = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_FIXED_SIGNING).unwrap();
+    let ec_jwk = Jwk {
+        kid: Some("e".into()),
+        alg: None,
+        material: KeyMaterial::Ec {
+            curve: "P-384".into(),
+            point: ec.public_key().as_ref().to_vec(),
+        },
+    };
+    let token = forge(json!({"alg": "ES384", "kid": "e"}), claims(), |m| {
+        ec.sign(&rng, m).unwrap().as_ref().to_vec()
+    });
+    assert!(verify(&token, std::slice::from_ref(&ec_jwk), NOW).is_ok());
+}
