@@ -82,6 +82,16 @@ pub fn canonical_uri(path: &str) -> String {
     out
 }
 
+/// The canonical URI of an S3 request path: the path as the object key
+/// spells it (the received path decoded once), each byte but `/` encoded
+/// once; nothing is normalized, since `a//b` and `../x` are keys like others.
+pub fn canonical_uri_s3(path: &str) -> String {
+    if path.is_empty() {
+        return "/".to_string();
+    }
+    uri_encode(&percent_decode(path), true)
+}
+
 /// Decoded `(key, value)` pairs of a query string, in order.
 pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
@@ -132,6 +142,11 @@ mod tests {
         assert_eq!(canonical_uri("//example//"), "/example/");
         assert_eq!(canonical_uri("/example space/"), "/example%20space/");
         assert_eq!(canonical_uri("/a%20b"), "/a%2520b");
+        assert_eq!(canonical_uri_s3(""), "/");
+        assert_eq!(canonical_uri_s3("/b/a//../x"), "/b/a//../x");
+        assert_eq!(canonical_uri_s3("/b/a%20b+c"), "/b/a%20b%2Bc");
+        assert_eq!(canonical_uri_s3("/b/caf%C3%A9"), "/b/caf%C3%A9");
+        assert_eq!(canonical_uri_s3("/b/caf%c3%a9~"), "/b/caf%C3%A9~");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use canonical::{canonical_query, canonical_uri, uri_encode};
+pub use canonical::{canonical_query, canonical_uri, canonical_uri_s3, uri_encode};
 pub use error::{Error, ErrorCode};
 pub use time::{AmzDate, parse_amz_date, parse_http_date};
 
@@ -301,8 +301,24 @@ fn shown(value: &str) -> String {
     }
 }
 
-/// The canonical request of `req` for the given signed headers and payload hash.
+/// The canonical request of `req` for the given signed headers and payload
+/// hash, as every service but S3 forms it.
 pub fn canonical_request(
+    req: &HttpRequest<'_>,
+    signed_headers: &[String],
+    payload_hash: &str,
+    presigned: bool,
+) -> String {
+    canonical_request_for("", req, signed_headers, payload_hash, presigned)
+}
+
+/// The canonical request of `req` signed for `service`. S3 alone keeps the
+/// path as the object key spells it — no dot segments or repeated slashes
+/// removed, each byte encoded once ("Create a canonical request":
+/// "Each path segment must be URI-encoded twice (except for Amazon S3 which
+/// only gets URI-encoded once)" and "Normalize URI paths … except for S3").
+pub fn canonical_request_for(
+    service: &str,
     req: &HttpRequest<'_>,
     signed_headers: &[String],
     payload_hash: &str,
@@ -311,7 +327,11 @@ pub fn canonical_request(
     let mut out = String::with_capacity(256);
     out.push_str(req.method);
     out.push('\n');
-    out.push_str(&canonical_uri(req.path));
+    if service == "s3" {
+        out.push_str(&canonical::canonical_uri_s3(req.path));
+    } else {
+        out.push_str(&canonical_uri(req.path));
+    }
     out.push('\n');
     let query = if presigned {
         canonical::canonical_query_without(req.query, "X-Amz-Signature")
@@ -428,17 +448,17 @@ pub fn verify(req: &HttpRequest<'_>, claim: &Claim, secret: &str, now: i64) -> R
         )));
     }
     check_time(claim, now)?;
+    // For S3 the declared hash is signed as declared: the body streams after
+    // this check, and the S3 body reader holds it to that hash (or to its
+    // chunk signatures) before anything is stored.
     let hash = payload_hash(req, claim)?;
-    if claim.scope.service == "s3"
-        && hash != UNSIGNED_PAYLOAD
-        && hash.len() == 64
-        && !claim.presigned
-        && hash != sha256_hex(req.body)
-    {
-        // A declared payload hash must be the body's.
-        return Err(Error::signature_mismatch());
-    }
-    let creq = canonical_request(req, &claim.signed_headers, &hash, claim.presigned);
+    let creq = canonical_request_for(
+        &claim.scope.service,
+        req,
+        &claim.signed_headers,
+        &hash,
+        claim.presigned,
+    );
     let sts = string_to_sign(&claim.date, &claim.scope, &creq);
     let expected = signature(secret, &claim.scope, &sts);
     if bool::from(expected.as_bytes().ct_eq(claim.signature.as_bytes())) {
@@ -476,6 +496,51 @@ fn check_time(claim: &Claim, now: i64) -> Result<(), Error> {
     }
 }
 
+/// The signature of one chunk of an `aws-chunked` body signed with
+/// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` (S3 "Signature Calculations for the
+/// Authorization Header: Transferring Payload in Multiple Chunks"): each chunk's
+/// string to sign chains the previous signature (the seed is the request's
+/// own) with the SHA-256 of the chunk's data.
+pub fn chunk_signature(
+    key: &[u8; 32],
+    date: &AmzDate,
+    scope: &Scope,
+    previous: &str,
+    chunk_sha256_hex: &str,
+) -> String {
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{previous}\n{}\n{chunk_sha256_hex}",
+        date.basic(),
+        scope.to_path(),
+        sha256_hex(b"")
+    );
+    hex(&hmac(key, to_sign.as_bytes()))
+}
+
+/// The signature of the trailing headers of a signed `aws-chunked` body
+/// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`): it chains the last chunk's
+/// signature with the SHA-256 of the trailer lines as sent.
+pub fn trailer_signature(
+    key: &[u8; 32],
+    date: &AmzDate,
+    scope: &Scope,
+    previous: &str,
+    trailer: &[u8],
+) -> String {
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{previous}\n{}",
+        date.basic(),
+        scope.to_path(),
+        sha256_hex(trailer)
+    );
+    hex(&hmac(key, to_sign.as_bytes()))
+}
+
+/// Whether two signatures (lowercase hex) are equal, compared in constant time.
+pub fn signatures_equal(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 /// Signs a request with the `Authorization` header form: returns the headers
 /// to add (`X-Amz-Date`, `X-Amz-Content-Sha256`, `Authorization`, and
 /// `X-Amz-Security-Token` when given). `req.headers` must already hold `host`.
@@ -511,7 +576,7 @@ pub fn sign(
         headers: &all,
         ..*req
     };
-    let creq = canonical_request(&signing, &names, &payload, false);
+    let creq = canonical_request_for(service, &signing, &names, &payload, false);
     let sts = string_to_sign(&date, &scope, &creq);
     let sig = signature(secret, &scope, &sts);
     added.push((
@@ -576,7 +641,7 @@ pub fn presign(
     } else {
         sha256_hex(req.body)
     };
-    let creq = canonical_request(&signing, &["host".to_string()], &payload, true);
+    let creq = canonical_request_for(service, &signing, &["host".to_string()], &payload, true);
     let sig = signature(secret, &scope, &string_to_sign(&date, &scope, &creq));
     format!("{query}&X-Amz-Signature={sig}")
 }
@@ -1071,5 +1136,42 @@ mod tests {
         let claim = read_claim(&req).unwrap();
         let e = verify(&req, &claim, SECRET, 1_440_938_160).unwrap_err();
         assert_eq!(e.code(), ErrorCode::IncompleteSignature);
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+
+    /// The example of S3's "Transferring Payload in Multiple Chunks"
+    /// (sigv4-streaming.html, "Example: PUT Object"): 64 KiB of `a`, then
+    /// 1 KiB of `a`, then the empty final chunk, chained from the seed.
+    #[test]
+    fn chunk_signatures_match_the_aws_streaming_example() {
+        let scope = Scope {
+            date: "20130524".into(),
+            region: "us-east-1".into(),
+            service: "s3".into(),
+        };
+        let key = signing_key("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &scope);
+        let date = parse_amz_date("20130524T000000Z").unwrap();
+        let seed = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9";
+        let first = chunk_signature(&key, &date, &scope, seed, &sha256_hex(&[b'a'; 65536]));
+        assert_eq!(
+            first,
+            "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+        );
+        let second = chunk_signature(&key, &date, &scope, &first, &sha256_hex(&[b'a'; 1024]));
+        assert_eq!(
+            second,
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+        );
+        let last = chunk_signature(&key, &date, &scope, &second, &sha256_hex(b""));
+        assert_eq!(
+            last,
+            "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
+        );
+        assert!(signatures_equal(&last, &last.clone()));
+        assert!(!signatures_equal(&last, &first));
     }
 }

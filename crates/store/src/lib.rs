@@ -7,11 +7,13 @@
 //! Secret access keys are sealed with the data dir's master key ([`seal`]) and
 //! never stored in plain text.
 
+pub mod objects;
 pub mod seal;
 mod sqlite;
 
 use std::fmt;
 
+pub use objects::ObjectIndex;
 pub use seal::{MasterKey, random_bytes};
 pub use sqlite::SqliteStore;
 

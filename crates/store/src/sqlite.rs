@@ -7,6 +7,8 @@
 //! cached from `irsa.db` valid: SQLite invalidates a connection's cache of a
 //! file whenever another connection commits to that file.
 
+mod objects;
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -171,6 +173,8 @@ const MIGRATIONS: &[&str] = &[
         resource_name TEXT NOT NULL,
         record TEXT NOT NULL
     );",
+    // 6: S3's buckets, object index and multipart uploads.
+    objects::MIGRATION,
 ];
 
 /// Migrations of `audit.db`. No index on time alone: retention deletes the
