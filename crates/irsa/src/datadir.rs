@@ -41,6 +41,16 @@ impl DataDir {
         Ok(Arc::new(store))
     }
 
+    /// Another connection to the store, as S3's object index.
+    pub(crate) fn open_object_index(
+        &self,
+    ) -> Result<Arc<dyn store::ObjectIndex + Send + Sync>, String> {
+        let key =
+            MasterKey::load_or_create(&self.root.join("master.key")).map_err(|e| e.to_string())?;
+        let store = SqliteStore::open(&self.root, key).map_err(|e| e.to_string())?;
+        Ok(Arc::new(store))
+    }
+
     /// A data dir is fresh (no master key, no store) or whole (both). A master
     /// key beside a missing or empty store, or a store without its master key,
     /// is damage: starting anew would overwrite the AWS profiles with a new

@@ -111,10 +111,8 @@ impl Blobs {
             std::fs::rename(&tmp, &dest)?;
             sync_dir(&dir)?;
             sync_dir(&root_tmp)?;
-            if created {
-                if let Some(parent) = dir.parent() {
-                    sync_dir(parent)?;
-                }
+            if created && let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
             }
             Ok(())
         })

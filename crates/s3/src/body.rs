@@ -288,16 +288,16 @@ pub async fn receive<S: Sink + Send>(
             .with("S3ComputedContentSHA256", got));
         }
     }
-    if let Some(want) = &declared.content_md5 {
-        if want.as_slice() != md5 {
-            return Err(S3Error::new(
-                "BadDigest",
-                StatusCode::BAD_REQUEST,
-                "The Content-MD5 you specified did not match what we received.",
-            )
-            .with("ExpectedDigest", base64(want))
-            .with("CalculatedDigest", base64(&md5)));
-        }
+    if let Some(want) = &declared.content_md5
+        && want.as_slice() != md5
+    {
+        return Err(S3Error::new(
+            "BadDigest",
+            StatusCode::BAD_REQUEST,
+            "The Content-MD5 you specified did not match what we received.",
+        )
+        .with("ExpectedDigest", base64(want))
+        .with("CalculatedDigest", base64(&md5)));
     }
     let checksum = match (checks.checksum, &declared.checksum) {
         (Some((algorithm, h)), Some((_, sent))) => {

@@ -97,6 +97,10 @@ pub struct Outcome {
     pub key: Option<String>,
     /// The error code, when it failed.
     pub error: Option<&'static str>,
+    /// The error message, when it failed.
+    pub message: Option<String>,
+    /// The error status, when it failed.
+    pub status: Option<StatusCode>,
     /// Whether the operation only reads.
     pub read_only: bool,
 }
@@ -169,6 +173,8 @@ impl Service {
             Ok(r) => r,
             Err(e) => {
                 outcome.error = Some(e.code);
+                outcome.message = Some(e.message.clone());
+                outcome.status = Some(e.status);
                 error_response(&e, request_id, head)
             }
         };
@@ -224,26 +230,26 @@ impl Service {
         outcome.read_only = is_read_only(route.op);
         outcome.bucket.clone_from(&route.bucket);
         outcome.key.clone_from(&route.key);
-        if let Some(b) = &route.bucket {
-            if !names::is_valid_bucket_name(b) {
-                return Err(S3Error::new(
-                    "InvalidBucketName",
-                    StatusCode::BAD_REQUEST,
-                    "The specified bucket is not valid.",
-                )
-                .with("BucketName", error::shown(b)));
-            }
+        if let Some(b) = &route.bucket
+            && !names::is_valid_bucket_name(b)
+        {
+            return Err(S3Error::new(
+                "InvalidBucketName",
+                StatusCode::BAD_REQUEST,
+                "The specified bucket is not valid.",
+            )
+            .with("BucketName", error::shown(b)));
         }
-        if let Some(k) = &route.key {
-            if names::check_key(k) == Err(names::BadKey::TooLong) {
-                return Err(S3Error::new(
-                    "KeyTooLongError",
-                    StatusCode::BAD_REQUEST,
-                    "Your key is too long",
-                )
-                .with("MaxSizeAllowed", names::MAX_KEY_BYTES.to_string())
-                .with("Size", k.len().to_string()));
-            }
+        if let Some(k) = &route.key
+            && names::check_key(k) == Err(names::BadKey::TooLong)
+        {
+            return Err(S3Error::new(
+                "KeyTooLongError",
+                StatusCode::BAD_REQUEST,
+                "Your key is too long",
+            )
+            .with("MaxSizeAllowed", names::MAX_KEY_BYTES.to_string())
+            .with("Size", k.len().to_string()));
         }
         let call = Call {
             s3: self,
@@ -260,10 +266,10 @@ impl Service {
     fn bucket_policy(&self, bucket: &Bucket) -> Option<CompiledPolicy> {
         let text = bucket.policy.as_ref()?;
         let mut cache = self.policies.lock().ok()?;
-        if let Some((t, p)) = cache.get(&bucket.name) {
-            if t == text {
-                return Some(p.clone());
-            }
+        if let Some((t, p)) = cache.get(&bucket.name)
+            && t == text
+        {
+            return Some(p.clone());
         }
         let compiled = match policy::parse(text) {
             Ok(p) => CompiledPolicy::new(format!("bucket policy of {}", bucket.name), p),

@@ -128,10 +128,10 @@ impl Call<'_> {
         w.leaf("UploadId", &upload.id);
         w.close("InitiateMultipartUploadResult");
         let mut r = xml_response(w.finish());
-        if let Some(a) = &attrs.checksum_algorithm {
-            if let Ok(v) = HeaderValue::from_str(a) {
-                r.headers_mut().insert("x-amz-checksum-algorithm", v);
-            }
+        if let Some(a) = &attrs.checksum_algorithm
+            && let Ok(v) = HeaderValue::from_str(a)
+        {
+            r.headers_mut().insert("x-amz-checksum-algorithm", v);
         }
         Ok(r)
     }
@@ -197,10 +197,10 @@ impl Call<'_> {
         if let Ok(v) = HeaderValue::from_str(&part.etag) {
             r.headers_mut().insert(header::ETAG, v);
         }
-        if let Some((a, v)) = checksum {
-            if let Ok(v) = HeaderValue::from_str(&v) {
-                r.headers_mut().insert(a.header(), v);
-            }
+        if let Some((a, v)) = checksum
+            && let Ok(v) = HeaderValue::from_str(&v)
+        {
+            r.headers_mut().insert(a.header(), v);
         }
         Ok(r)
     }
@@ -441,7 +441,7 @@ fn copy_range(value: &str, size: u64) -> Result<(u64, u64), S3Error> {
 /// The bytes an ETag's hex stands for.
 fn unbase64_hex(etag: &str) -> Option<Vec<u8>> {
     let h = etag.trim_matches('"');
-    if h.len() % 2 != 0 {
+    if !h.len().is_multiple_of(2) {
         return None;
     }
     (0..h.len())

@@ -135,7 +135,7 @@ pub(crate) fn copy_source(value: &str) -> Result<(String, String), S3Error> {
 }
 
 impl Call<'_> {
-    fn object_headers(&self, object: &Object, attrs: &Attrs, headers: &mut HeaderMap) {
+    fn object_headers(&self, object: &Object, attrs: &Attrs, whole: bool, headers: &mut HeaderMap) {
         let mut set = |name: &str, value: &str| {
             if let (Ok(n), Ok(v)) = (
                 axum::http::HeaderName::from_bytes(name.as_bytes()),
@@ -168,15 +168,15 @@ impl Call<'_> {
             set("x-amz-mp-parts-count", &n.to_string());
         }
         set("x-amz-server-side-encryption", "AES256");
-        if self
-            .header("x-amz-checksum-mode")
-            .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+        // A checksum covers the whole object: a range is answered without it.
+        if whole
+            && self
+                .header("x-amz-checksum-mode")
+                .is_some_and(|m| m.eq_ignore_ascii_case("ENABLED"))
+            && let Some((a, v)) = &attrs.checksum
+            && let Some(a) = Algorithm::from_name(a)
         {
-            if let Some((a, v)) = &attrs.checksum {
-                if let Some(a) = Algorithm::from_name(a) {
-                    set(a.header(), v);
-                }
-            }
+            set(a.header(), v);
         }
     }
 
@@ -250,19 +250,18 @@ impl Call<'_> {
         if let Some(n) = self
             .header("content-length")
             .and_then(|v| v.parse::<u64>().ok())
-        {
-            if !matches!(
+            && !matches!(
                 self.caller.payload,
                 Payload::SignedChunks { .. } | Payload::UnsignedChunks
-            ) && n > max
-            {
-                return Err(S3Error::new(
-                    "EntityTooLarge",
-                    StatusCode::BAD_REQUEST,
-                    "Your proposed upload exceeds the maximum allowed size",
-                )
-                .with("MaxSizeAllowed", max.to_string()));
-            }
+            )
+            && n > max
+        {
+            return Err(S3Error::new(
+                "EntityTooLarge",
+                StatusCode::BAD_REQUEST,
+                "Your proposed upload exceeds the maximum allowed size",
+            )
+            .with("MaxSizeAllowed", max.to_string()));
         }
         let declared = self.declared(max)?;
         let mut writer = self.s3.blobs.create().await.map_err(S3Error::internal)?;
@@ -351,10 +350,10 @@ impl Call<'_> {
             "x-amz-server-side-encryption",
             HeaderValue::from_static("AES256"),
         );
-        if let Some((a, v)) = &received.checksum {
-            if let Ok(v) = HeaderValue::from_str(v) {
-                h.insert(a.header(), v);
-            }
+        if let Some((a, v)) = &received.checksum
+            && let Ok(v) = HeaderValue::from_str(v)
+        {
+            h.insert(a.header(), v);
         }
         Ok(r)
     }
@@ -378,7 +377,7 @@ impl Call<'_> {
         }
         let size = u64::try_from(object.size).unwrap_or_default();
         let range = resolve_range(self.header("range"), size)?;
-        self.object_headers(&object, &attrs, r.headers_mut());
+        self.object_headers(&object, &attrs, range.is_none(), r.headers_mut());
         if self.route.op == Op::GetObject {
             for (param, name) in [
                 ("response-content-type", "content-type"),
@@ -754,8 +753,14 @@ mod tests {
 
     #[test]
     fn copy_sources() {
-        assert_eq!(copy_source("/bkt/a%20b/c"), Ok(("bkt".into(), "a b/c".into())));
-        assert_eq!(copy_source("bkt/k?versionId=x"), Ok(("bkt".into(), "k".into())));
+        assert_eq!(
+            copy_source("/bkt/a%20b/c"),
+            Ok(("bkt".into(), "a b/c".into()))
+        );
+        assert_eq!(
+            copy_source("bkt/k?versionId=x"),
+            Ok(("bkt".into(), "k".into()))
+        );
         assert!(copy_source("bkt").is_err());
         assert!(copy_source("bkt/").is_err());
         assert!(copy_source("B_/k").is_err());

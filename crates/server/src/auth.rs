@@ -66,8 +66,19 @@ pub(crate) fn authenticate(
     req: &sigv4::HttpRequest<'_>,
     now: i64,
 ) -> Result<(Caller, String), ApiError> {
+    authenticate_claim(state, req, now).map(|(caller, claim, _)| (caller, claim.scope.service))
+}
+
+/// [`authenticate`], also giving the verified claim and the secret that
+/// signed it (S3 checks the chunk signatures of a streamed body with it).
+pub(crate) fn authenticate_claim(
+    state: &State,
+    req: &sigv4::HttpRequest<'_>,
+    now: i64,
+) -> Result<(Caller, sigv4::Claim, String), ApiError> {
     let claim = sigv4::read_claim(req).map_err(|e| ApiError::signature(&e))?;
     check_scope_region(&claim.scope)?;
+    let secret;
     let caller = if claim.access_key.starts_with("ASIA") {
         let token = claim.security_token.as_deref().ok_or_else(invalid_token)?;
         let session = state.ring.open(token)?;
@@ -82,6 +93,7 @@ pub(crate) fn authenticate(
             ));
         }
         sigv4::verify(req, &claim, &session.secret, now).map_err(|e| ApiError::signature(&e))?;
+        secret = session.secret.clone();
         Caller {
             account: session.account.clone(),
             principal: Principal::AssumedRole {
@@ -102,6 +114,7 @@ pub(crate) fn authenticate(
             .access_key(&claim.access_key)?
             .ok_or_else(invalid_token)?;
         sigv4::verify(req, &claim, &key.secret, now).map_err(|e| ApiError::signature(&e))?;
+        secret = key.secret.clone();
         Caller {
             principal: Principal::Root {
                 account: key.account.clone(),
@@ -111,7 +124,7 @@ pub(crate) fn authenticate(
             session: None,
         }
     };
-    Ok((caller, claim.scope.service))
+    Ok((caller, claim, secret))
 }
 
 /// The region of a credential scope must be one AWS has: IAM is global and

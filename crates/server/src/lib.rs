@@ -21,6 +21,7 @@ mod ids;
 mod issuers;
 mod metrics;
 mod protocol;
+mod s3_gate;
 mod session;
 pub mod setup;
 mod state;
@@ -194,6 +195,12 @@ async fn aws_endpoint(
             .map(str::to_string),
         secure: false,
     };
+    if s3_gate::is_s3(&state, &request) {
+        let (response, outcome) =
+            s3_gate::serve(Arc::clone(&state), request, origin, request_id.clone()).await;
+        metrics::request("s3", outcome.operation, outcome.error, started.elapsed());
+        return response;
+    }
     let (parts, body) = request.into_parts();
     let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(body) => dispatch(&state, &parts, &body, &origin, &request_id).await,

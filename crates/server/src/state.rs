@@ -29,6 +29,10 @@ pub struct State {
     pub(crate) auditor: Option<crate::audit::Auditor>,
     /// The listener's connection gate, once serving (for `/metrics`).
     pub(crate) gate: std::sync::OnceLock<Arc<listen::Gate>>,
+    /// S3, when served.
+    pub(crate) s3: Option<Arc<s3::Service>>,
+    /// Whether successful object-level S3 calls are audited (data events).
+    pub(crate) s3_data_events: bool,
 }
 
 impl std::fmt::Debug for State {
@@ -65,7 +69,17 @@ impl State {
             compiled: Mutex::new(HashMap::new()),
             auditor: None,
             gate: std::sync::OnceLock::new(),
+            s3: None,
+            s3_data_events: false,
         })
+    }
+
+    /// Serves S3 with `service`; `data_events` audits successful
+    /// object-level calls too.
+    pub fn with_s3(mut self, service: s3::Service, data_events: bool) -> State {
+        self.s3 = Some(Arc::new(service));
+        self.s3_data_events = data_events;
+        self
     }
 
     /// Records every IAM and STS call with `auditor` (audit off without one).

@@ -53,6 +53,35 @@ pub(crate) struct ServeArgs {
     /// over https, for clusters whose issuer has a private CA.
     #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
+    /// Also record successful object-level S3 calls (GetObject, PutObject, …)
+    /// in the audit trail, as CloudTrail data events. Failures and bucket
+    /// (management) calls are always recorded.
+    #[arg(long)]
+    s3_data_events: bool,
+}
+
+/// The host names under which virtual-hosted-style S3 requests name a
+/// bucket (`BUCKET.NAME`): `localhost` and the endpoint's host when it is a
+/// name, not an address.
+fn s3_host_names(endpoint: &str) -> Vec<String> {
+    let mut names = vec!["localhost".to_string()];
+    if let Some(host) = url_host(endpoint)
+        && host.parse::<std::net::IpAddr>().is_err()
+        && host != "localhost"
+    {
+        names.push(host);
+    }
+    names
+}
+
+fn url_host(endpoint: &str) -> Option<String> {
+    let rest = endpoint.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    Some(host.trim_matches(|c| c == '[' || c == ']').to_string())
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +224,20 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 args.audit_retention,
             ));
         }
+        // S3 keeps its object index on a connection of its own and the
+        // objects' bytes under `DATA_DIR/s3`.
+        let service = s3::Service::open(
+            &dir.root.join("s3"),
+            dir.open_object_index()?,
+            s3_host_names(&endpoint),
+        )
+        .map_err(|e| {
+            format!(
+                "cannot open the S3 store in {}: {e}",
+                dir.root.join("s3").display()
+            )
+        })?;
+        state = state.with_s3(service, args.s3_data_events);
         let state = Arc::new(state);
         server::serve(listener, state)
             .await

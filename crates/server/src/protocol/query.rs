@@ -19,6 +19,11 @@ impl Params {
         }
     }
 
+    /// Parameters given as pairs.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Params {
+        Params { pairs }
+    }
+
     /// Adds the pairs of another form (query string and body together).
     pub(crate) fn extend(&mut self, other: Params) {
         self.pairs.extend(other.pairs);

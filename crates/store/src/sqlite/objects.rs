@@ -314,8 +314,16 @@ impl ObjectIndex for SqliteStore {
             }
             db.conn
                 .execute(
-                    &format!("INSERT INTO s3_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
-                    params![u.id, u.bucket, u.key.as_bytes(), u.initiated_ms, u.attributes],
+                    &format!(
+                        "INSERT INTO s3_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5)"
+                    ),
+                    params![
+                        u.id,
+                        u.bucket,
+                        u.key.as_bytes(),
+                        u.initiated_ms,
+                        u.attributes
+                    ],
                 )
                 .map(|_| ())
                 .map_err(insert_error)
@@ -405,8 +413,10 @@ impl ObjectIndex for SqliteStore {
 
     fn blob_in_use(&self, blob: &str) -> Result<bool> {
         self.read(|db| {
-            Ok(db.count("SELECT count(*) FROM s3_objects WHERE blob = ?1", blob)? > 0
-                || db.count("SELECT count(*) FROM s3_parts WHERE blob = ?1", blob)? > 0)
+            Ok(
+                db.count("SELECT count(*) FROM s3_objects WHERE blob = ?1", blob)? > 0
+                    || db.count("SELECT count(*) FROM s3_parts WHERE blob = ?1", blob)? > 0,
+            )
         })
     }
 }
