@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-600}"
 cpu="${CPU:-1}"
-for target in policy_parse query_params sigv4_request jwt admission_review; do
+for target in policy_parse query_params sigv4_request jwt admission_review aws_chunked; do
   mkdir -p "corpus/$target"
   echo "== $target: $seconds s"
   taskset -c "$cpu" cargo +nightly fuzz run -O --fuzz-dir . "$target" "corpus/$target" -- \
