@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -336,3 +337,201 @@ def test_the_javascript_sdk_puts_with_its_default_checksums(irsa):
     got = json.loads(out.stdout)
     assert got["body"] == "hello from js"
     assert got["putCrc32"] and got["putCrc32"] == got["getCrc32"]
+
+
+def doctor(irsa, resource, action="s3:GetObject"):
+    return subprocess.run([irsa_bin(), "doctor", "--data-dir", str(irsa.data_dir), "--role-arn", ROLE_ARN,
+                           "--namespace", "production", "--service-account", "s3-app",
+                           "--action", action, "--resource", resource], capture_output=True, text=True)
+
+
+def simulate(irsa, resource, action="s3:GetObject"):
+    out = json.loads(irsa.aws("iam", "simulate-principal-policy", "--policy-source-arn", ROLE_ARN,
+                              "--action-names", action, "--resource-arns", resource).stdout)
+    return out["EvaluationResults"][0]
+
+
+def test_doctor_and_the_simulator_decide_with_the_buckets_real_policy(irsa):
+    """The bucket policy and owner take part in `irsa doctor` and
+    simulate-principal-policy as in the real request, so neither disagrees
+    with it (reference_policies_evaluation-logic-cross-account.html)."""
+    setup_tutorial(irsa)  # the role has AmazonS3ReadOnlyAccess
+    run(irsa_bin(), "account", "create", "--data-dir", str(irsa.data_dir), "--id", "987654321098",
+        "--profile", "target-account")
+    owner = admin_s3(irsa, "target-account")
+    owner.create_bucket(Bucket="shared-data")
+    owner.put_object(Bucket="shared-data", Key="report.csv", Body=b"a,b")
+    s3 = pod_s3(irsa, pod_env(irsa, token(irsa)))
+    arn = "arn:aws:s3:::shared-data/report.csv"
+
+    # Another account's bucket without a policy: all three deny.
+    assert error_of(lambda: s3.get_object(Bucket="shared-data", Key="report.csv"))[0] == "AccessDenied"
+    out = doctor(irsa, arn)
+    assert out.returncode == 1, out.stdout
+    assert "✗ permissions: AccessDenied" in out.stdout
+    assert "because no resource-based policy allows the s3:GetObject action" in out.stdout
+    assert "its bucket policy must allow arn:aws:iam::123456789012:role/s3-app-role" in out.stdout
+    assert simulate(irsa, arn)["EvalDecision"] == "implicitDeny"
+
+    # The owner grants the role: all three allow.
+    grant = {"Version": "2012-10-17",
+             "Statement": [{"Sid": "Grant", "Effect": "Allow", "Principal": {"AWS": ROLE_ARN},
+                            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-data/*"}]}
+    owner.put_bucket_policy(Bucket="shared-data", Policy=json.dumps(grant))
+    assert s3.get_object(Bucket="shared-data", Key="report.csv")["Body"].read() == b"a,b"
+    out = doctor(irsa, arn)
+    assert out.returncode == 0, out.stdout
+    assert "✓ permissions: the role's policies and the bucket policy (another account's bucket) allow" in out.stdout
+    result = simulate(irsa, arn)
+    assert result["EvalDecision"] == "allowed"
+    assert {m["SourcePolicyType"] for m in result["MatchedStatements"]} >= {"resource"}
+
+    # A bucket policy Deny in the role's own account wins over its identity policy.
+    admin = admin_s3(irsa)
+    admin.create_bucket(Bucket="my-bucket")
+    admin.put_object(Bucket="my-bucket", Key="private/x", Body=b"x")
+    admin.put_bucket_policy(Bucket="my-bucket", Policy=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": "arn:aws:s3:::my-bucket/private/*"}]}))
+    code, message, _ = error_of(lambda: s3.get_object(Bucket="my-bucket", Key="private/x"))
+    assert code == "AccessDenied" and "explicit deny in a resource-based policy" in message
+    out = doctor(irsa, "arn:aws:s3:::my-bucket/private/x")
+    assert out.returncode == 1
+    assert "explicit deny in a resource-based policy" in out.stdout
+    assert "a Deny statement of the bucket policy of my-bucket matches s3:GetObject" in out.stdout
+    result = simulate(irsa, "arn:aws:s3:::my-bucket/private/x")
+    assert result["EvalDecision"] == "explicitDeny"
+    assert [m["SourcePolicyType"] for m in result["MatchedStatements"]] == ["resource"]
+    # A resource outside the denied prefix, and a bucket that does not exist: identity policy only.
+    assert doctor(irsa, "arn:aws:s3:::my-bucket/public/x").returncode == 0
+    assert simulate(irsa, "arn:aws:s3:::no-such-bucket/x")["EvalDecision"] == "allowed"
+    # An explicit ResourcePolicy replaces the bucket's, as the API documents.
+    out = json.loads(irsa.aws("iam", "simulate-principal-policy", "--policy-source-arn", ROLE_ARN,
+                              "--action-names", "s3:GetObject", "--resource-arns", "arn:aws:s3:::my-bucket/private/x",
+                              "--resource-policy", json.dumps(grant).replace("shared-data", "my-bucket")).stdout)
+    assert out["EvaluationResults"][0]["EvalDecision"] == "allowed"
+
+
+def test_racing_writes_keep_what_each_acknowledged(irsa):
+    """Conditional writes are decided at the commit (API_PutObject.html: of
+    racing If-None-Match writes one wins, the rest get 412), and tag changes
+    racing object writes never bring back replaced bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+    admin = admin_s3(irsa)
+    admin.create_bucket(Bucket="race")
+
+    def create_only(i):
+        s3 = admin_s3(irsa)
+        try:
+            s3.put_object(Bucket="race", Key="lock", Body=f"owner {i}".encode(), IfNoneMatch="*")
+            return i
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == "PreconditionFailed", e.response
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        winners = [w for w in pool.map(create_only, range(16)) if w is not None]
+    assert len(winners) == 1
+    assert admin.get_object(Bucket="race", Key="lock")["Body"].read() == f"owner {winners[0]}".encode()
+
+    # Deterministic: a create-only upload whose body is still arriving when
+    # another write lands loses, though the key was free when it started.
+    import http.client
+    from urllib.parse import urlsplit
+    signer = irsa.session().client("s3", endpoint_url=f"http://{irsa.listen}", config=Config(signature_version="s3v4"))
+    url = urlsplit(signer.generate_presigned_url("put_object", Params={"Bucket": "race", "Key": "slow"}))
+    conn = http.client.HTTPConnection(url.netloc)
+    conn.putrequest("PUT", f"{url.path}?{url.query}")
+    conn.putheader("Content-Length", "8")
+    conn.putheader("If-None-Match", "*")
+    conn.endheaders()
+    conn.send(b"slow")
+    admin.put_object(Bucket="race", Key="slow", Body=b"fast")
+    conn.send(b"body")
+    answer = conn.getresponse()
+    assert answer.status == 412, answer.read()
+    assert b"<Code>PreconditionFailed</Code>" in answer.read()
+    assert admin.get_object(Bucket="race", Key="slow")["Body"].read() == b"fast"
+
+    admin.put_object(Bucket="race", Key="k", Body=b"v0")
+
+    def writer():
+        s3 = admin_s3(irsa)
+        for n in range(1, 41):
+            s3.put_object(Bucket="race", Key="k", Body=f"v{n}".encode())
+
+    def tagger():
+        s3 = admin_s3(irsa)
+        for n in range(40):
+            s3.put_object_tagging(Bucket="race", Key="k", Tagging={"TagSet": [{"Key": "n", "Value": str(n)}]})
+            assert s3.get_object(Bucket="race", Key="k")["Body"].read().startswith(b"v")
+
+    with ThreadPoolExecutor(3) as pool:
+        for f in [pool.submit(writer), pool.submit(tagger), pool.submit(tagger)]:
+            f.result()
+    assert admin.get_object(Bucket="race", Key="k")["Body"].read() == b"v40"
+
+
+def test_kill_9_loses_no_acknowledged_object_and_leaves_no_partial_one(irsa):
+    """A write is acknowledged only when durable: after `kill -9` under load,
+    every acknowledged object is there with its bytes, an upload cut off
+    mid-body left nothing visible, and restart removes what it left behind."""
+    import http.client
+    import signal
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
+    admin = admin_s3(irsa)
+    admin.create_bucket(Bucket="durable")
+    signer = irsa.session().client("s3", endpoint_url=f"http://{irsa.listen}", config=Config(signature_version="s3v4"))
+    url = urlsplit(signer.generate_presigned_url("put_object", Params={"Bucket": "durable", "Key": "cut-off"}))
+    cut = http.client.HTTPConnection(url.netloc)
+    cut.putrequest("PUT", f"{url.path}?{url.query}")
+    cut.putheader("Content-Length", str(1 << 20))
+    cut.endheaders()
+    cut.send(b"x" * (1 << 19))
+
+    acknowledged = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer(w):
+        s3 = admin_s3(irsa)
+        n = 0
+        while not stop.is_set():
+            key = f"w{w}/{n}"
+            body = os.urandom(1 + (n * 7919) % (256 << 10))
+            try:
+                s3.put_object(Bucket="durable", Key=key, Body=body)
+            except Exception:
+                return
+            with lock:
+                acknowledged[key] = hashlib.md5(body).hexdigest()
+            n += 1
+
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(writer, w) for w in range(4)]
+        deadline = time.time() + 60
+        while len(acknowledged) < 60 and time.time() < deadline and not all(f.done() for f in futures):
+            time.sleep(0.01)
+        irsa.proc.send_signal(signal.SIGKILL)
+        irsa.proc.wait()
+        stop.set()
+        for f in futures:
+            f.result()
+    irsa.proc = None
+    assert len(acknowledged) >= 60
+    irsa.start(irsa.listen)
+    admin = admin_s3(irsa)
+    for key, md5 in acknowledged.items():
+        assert hashlib.md5(admin.get_object(Bucket="durable", Key=key)["Body"].read()).hexdigest() == md5, key
+    listed = {o["Key"] for page in admin.get_paginator("list_objects_v2").paginate(Bucket="durable")
+              for o in page.get("Contents", [])}
+    assert "cut-off" not in listed
+    assert set(acknowledged) <= listed
+    # Writes that were in flight are whole or absent; nothing half-written stays on disk.
+    assert len(listed) - len(acknowledged) <= 4
+    store = irsa.data_dir / "s3"
+    assert list((store / "tmp").iterdir()) == []
+    assert sum(1 for p in (store / "blobs").rglob("*") if p.is_file()) == len(listed)

@@ -51,6 +51,15 @@ impl DataDir {
         Ok(Arc::new(store))
     }
 
+    /// S3 of this data dir: object bytes under `s3/`, the index on a
+    /// connection of its own. `bases` are the host names of virtual-hosted
+    /// style requests.
+    pub(crate) fn open_s3(&self, bases: Vec<String>) -> Result<s3::Service, String> {
+        let at = self.root.join("s3");
+        s3::Service::open(&at, self.open_object_index()?, bases)
+            .map_err(|e| format!("cannot open the S3 store in {}: {e}", at.display()))
+    }
+
     /// A data dir is fresh (no master key, no store) or whole (both). A master
     /// key beside a missing or empty store, or a store without its master key,
     /// is damage: starting anew would overwrite the AWS profiles with a new

@@ -56,12 +56,19 @@ impl Blobs {
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
             }
         }
-        for entry in std::fs::read_dir(root.join("tmp"))? {
-            let _ = std::fs::remove_file(entry?.path());
-        }
         Ok(Blobs {
             root: root.to_path_buf(),
         })
+    }
+
+    /// Removes what interrupted writes left in `tmp/`. Only for the one
+    /// server writing here, at its start: another process's upload in
+    /// progress would lose its file.
+    pub fn clear_tmp(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(self.root.join("tmp"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        Ok(())
     }
 
     fn path(&self, id: &str) -> io::Result<PathBuf> {
@@ -215,11 +222,16 @@ mod tests {
     }
 
     #[test]
-    fn opening_removes_what_a_crash_left_half_written() {
+    fn clearing_tmp_removes_what_a_crash_left_half_written_and_opening_does_not() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
         std::fs::write(dir.path().join("tmp").join("partial"), b"x").unwrap();
-        Blobs::open(dir.path()).unwrap();
+        let blobs = Blobs::open(dir.path()).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            1
+        );
+        blobs.clear_tmp().unwrap();
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0

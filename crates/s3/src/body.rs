@@ -130,6 +130,21 @@ impl Sink for crate::blobs::BlobWriter {
     }
 }
 
+/// How long a body may send nothing before the upload is refused: S3's
+/// `RequestTimeout` ("Your socket connection to the server was not read from or
+/// written to within the timeout period", ErrorResponses.html). A whole upload
+/// has no deadline — a 5 GiB body on a slow link is legitimate — but a stalled
+/// one does not hold its connection and temporary file for ever.
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn request_timeout() -> S3Error {
+    S3Error::new(
+        "RequestTimeout",
+        StatusCode::BAD_REQUEST,
+        "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+    )
+}
+
 fn incomplete() -> S3Error {
     S3Error::new(
         "IncompleteBody",
@@ -207,7 +222,10 @@ pub async fn receive<S: Sink + Send>(
     let mut chunk_hash: Option<(Sha256, String)> = None;
     let mut trailers: Vec<(String, String)> = Vec::new();
     let mut body = body;
-    while let Some(frame) = body.frame().await {
+    while let Some(frame) = tokio::time::timeout(IDLE_TIMEOUT, body.frame())
+        .await
+        .map_err(|_| request_timeout())?
+    {
         let frame = frame.map_err(|_| incomplete())?;
         let Ok(data) = frame.into_data() else {
             continue;
@@ -356,5 +374,224 @@ fn check_trailer_signature(
     match sent {
         Some(sig) if sigv4::signatures_equal(&expected, sig) => Ok(()),
         _ => Err(chunk_signature_mismatch()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt as _;
+
+    /// A body that arrives in the given pieces.
+    fn pieces(parts: &[&[u8]]) -> Body {
+        let owned: Vec<Result<Vec<u8>, std::io::Error>> =
+            parts.iter().map(|p| Ok(p.to_vec())).collect();
+        Body::from_stream(futures_util::stream::iter(owned))
+    }
+
+    fn declared(max: u64) -> Declared {
+        Declared {
+            max,
+            ..Declared::default()
+        }
+    }
+
+    async fn take(body: Body, payload: &Payload, d: &Declared) -> Result<Vec<u8>, S3Error> {
+        let mut out = Vec::new();
+        receive(body, payload, d, &mut out).await.map(|r| {
+            assert_eq!(r.size, out.len() as u64);
+            out
+        })
+    }
+
+    fn sha256_hex(data: &[u8]) -> String {
+        hex(&Sha256::digest(data))
+    }
+
+    #[tokio::test]
+    async fn a_plain_body_is_kept_with_its_md5() {
+        let mut out = Vec::new();
+        let r = receive(
+            pieces(&[b"hello ", b"world"]),
+            &Payload::Unsigned,
+            &declared(100),
+            &mut out,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, b"hello world");
+        assert_eq!(r.size, 11);
+        assert_eq!(hex(&r.md5), "5eb63bbbe01eeed093cb22bb8f5acdc3");
+        assert!(r.checksum.is_none());
+    }
+
+    /// sigv4-auth-using-authorization-header.html: the body must hash to
+    /// `x-amz-content-sha256` (XAmzContentSHA256Mismatch otherwise).
+    #[tokio::test]
+    async fn the_declared_sha256_is_checked() {
+        let good = Payload::Sha256(sha256_hex(b"abc"));
+        assert_eq!(
+            take(pieces(&[b"abc"]), &good, &declared(10)).await.unwrap(),
+            b"abc"
+        );
+        let e = take(pieces(&[b"abd"]), &good, &declared(10))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "XAmzContentSHA256Mismatch");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    /// API_PutObject.html: Content-MD5 that does not match is BadDigest.
+    #[tokio::test]
+    async fn content_md5_is_checked() {
+        let md5 = |d: &[u8]| -> Vec<u8> { Md5::digest(d).to_vec() };
+        let ok = Declared {
+            content_md5: Some(md5(b"abc")),
+            ..declared(10)
+        };
+        assert!(
+            take(pieces(&[b"abc"]), &Payload::Unsigned, &ok)
+                .await
+                .is_ok()
+        );
+        let e = take(pieces(&[b"abx"]), &Payload::Unsigned, &ok)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "BadDigest");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused_at_the_byte_that_crosses_it() {
+        assert!(
+            take(pieces(&[b"12345"]), &Payload::Unsigned, &declared(5))
+                .await
+                .is_ok()
+        );
+        let e = take(pieces(&[b"123", b"456"]), &Payload::Unsigned, &declared(5))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "EntityTooLarge");
+    }
+
+    /// A flexible checksum in a header (checking-object-integrity.html).
+    #[tokio::test]
+    async fn a_header_checksum_is_verified_and_returned() {
+        let mut h = Hasher::new(Algorithm::Crc32);
+        h.update(b"abc");
+        let want = h.finish();
+        let d = Declared {
+            checksum: Some((Algorithm::Crc32, Some(want.clone()))),
+            ..declared(10)
+        };
+        let mut out = Vec::new();
+        let r = receive(pieces(&[b"abc"]), &Payload::Unsigned, &d, &mut out)
+            .await
+            .unwrap();
+        assert_eq!(r.checksum, Some((Algorithm::Crc32, want)));
+        let e = take(pieces(&[b"abd"]), &Payload::Unsigned, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "BadDigest");
+        assert!(e.message.contains("CRC32"), "{}", e.message);
+    }
+
+    /// STREAMING-UNSIGNED-PAYLOAD-TRAILER: aws-chunked data with the checksum
+    /// in the trailer (sigv4-streaming-trailers.html).
+    #[tokio::test]
+    async fn an_unsigned_chunked_body_with_a_trailer_checksum() {
+        let mut h = Hasher::new(Algorithm::Crc32c);
+        h.update(b"hello world");
+        let sum = h.finish();
+        let wire = format!("6\r\nhello \r\n5\r\nworld\r\n0\r\nx-amz-checksum-crc32c:{sum}\r\n\r\n");
+        let d = Declared {
+            checksum: Some((Algorithm::Crc32c, None)),
+            decoded_length: Some(11),
+            ..declared(100)
+        };
+        // Split at every position: a frame boundary never matters.
+        for cut in 1..wire.len() {
+            let (a, b) = wire.as_bytes().split_at(cut);
+            let got = take(pieces(&[a, b]), &Payload::UnsignedChunks, &d).await;
+            assert_eq!(got.unwrap(), b"hello world", "cut at {cut}");
+        }
+        let short = Declared {
+            decoded_length: Some(12),
+            ..d.clone()
+        };
+        let e = take(pieces(&[wire.as_bytes()]), &Payload::UnsignedChunks, &short)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "IncompleteBody");
+        let none = "6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n";
+        let e = take(pieces(&[none.as_bytes()]), &Payload::UnsignedChunks, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidRequest");
+        let wrong = wire.replace(&sum, "AAAAAA==");
+        let e = take(pieces(&[wrong.as_bytes()]), &Payload::UnsignedChunks, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "BadDigest");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_or_signed_unsigned_chunked_body_is_refused() {
+        let d = declared(100);
+        let e = take(pieces(&[b"6\r\nhello "]), &Payload::UnsignedChunks, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "IncompleteBody");
+        let e = take(pieces(&[b"zz\r\n"]), &Payload::UnsignedChunks, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidRequest");
+        let signed = format!("1;chunk-signature={}\r\na\r\n0\r\n\r\n", "0".repeat(64));
+        let e = take(pieces(&[signed.as_bytes()]), &Payload::UnsignedChunks, &d)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidRequest");
+    }
+
+    /// A body that stops sending is S3's RequestTimeout after
+    /// [`IDLE_TIMEOUT`], not a connection held for ever.
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_times_out() {
+        let stalled = futures_util::stream::iter([Ok::<_, std::io::Error>(b"ab".to_vec())])
+            .chain(futures_util::stream::pending());
+        let started = tokio::time::Instant::now();
+        let e = take(
+            Body::from_stream(stalled),
+            &Payload::Unsigned,
+            &declared(10),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, "RequestTimeout");
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(started.elapsed() >= IDLE_TIMEOUT);
+    }
+
+    #[test]
+    fn payload_header_values() {
+        assert!(matches!(
+            Payload::from_header(None, None),
+            Ok(Payload::Unsigned)
+        ));
+        assert!(matches!(
+            Payload::from_header(Some("STREAMING-UNSIGNED-PAYLOAD-TRAILER"), None),
+            Ok(Payload::UnsignedChunks)
+        ));
+        let upper = "A".repeat(64);
+        assert!(matches!(
+            Payload::from_header(Some(&upper), None),
+            Ok(Payload::Sha256(v)) if v == "a".repeat(64)
+        ));
+        for bad in ["", "abc", &"g".repeat(64), &"a".repeat(63)] {
+            let e = Payload::from_header(Some(bad), None).unwrap_err();
+            assert_eq!(e.code, "InvalidArgument", "{bad}");
+        }
+        // A streaming signature needs the header signature to chain from.
+        let e = Payload::from_header(Some("STREAMING-AWS4-HMAC-SHA256-PAYLOAD"), None).unwrap_err();
+        assert_eq!(e.code, "InvalidRequest");
     }
 }

@@ -243,7 +243,7 @@ impl Call<'_> {
     /// allowed, and policy operations come from the owner's account.
     pub(crate) async fn bucket_op(&self, body: Body) -> Result<Response<Body>, S3Error> {
         let op = self.route.op;
-        let mut bucket = self.bucket()?;
+        let bucket = self.bucket()?;
         let ctx = self.context(op, Some(&bucket), &[]);
         self.authorize_op(Some(&bucket), &ctx)?;
         let owner = self.caller.account.as_deref() == Some(bucket.account.as_str());
@@ -317,17 +317,21 @@ impl Call<'_> {
                 let doc = self.document(body).await?;
                 let el = crate::xml::parse(&doc).ok_or_else(S3Error::malformed_xml)?;
                 let tags = tags_from_xml(&el, MAX_BUCKET_TAGS)?;
-                bucket.tags = Some(
-                    tags.into_iter()
-                        .map(|(key, value)| store::Tag { key, value })
-                        .collect(),
-                );
-                self.update(&bucket)?;
+                let tags: Vec<store::Tag> = tags
+                    .into_iter()
+                    .map(|(key, value)| store::Tag { key, value })
+                    .collect();
+                self.update(&name, |b| {
+                    b.tags = Some(tags.clone());
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::DeleteBucketTagging => {
-                bucket.tags = None;
-                self.update(&bucket)?;
+                self.update(&name, |b| {
+                    b.tags = None;
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::GetBucketPolicy => match &bucket.policy {
@@ -347,19 +351,26 @@ impl Call<'_> {
                     malformed_policy("Policies must be valid JSON and the first byte must be '{'")
                 })?;
                 check_bucket_policy(&name, &text)?;
-                if bucket.public_access_block.is_some_and(|p| p[2]) && is_public_policy(&text) {
-                    return Err(S3Error::access_denied(format!(
-                        "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{name}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
-                        self.caller.arn
-                    )));
-                }
-                bucket.policy = Some(text);
-                self.update(&bucket)?;
+                let public = is_public_policy(&text);
+                // The block is read as it is at the commit: a concurrent
+                // PutPublicAccessBlock cannot let a public policy through.
+                self.update(&name, |b| {
+                    if public && b.public_access_block.is_some_and(|p| p[2]) {
+                        return Err(S3Error::access_denied(format!(
+                            "User: {} is not authorized to perform: s3:PutBucketPolicy on resource: \"arn:aws:s3:::{name}\" because public policies are blocked by the BlockPublicPolicy block public access setting.",
+                            self.caller.arn
+                        )));
+                    }
+                    b.policy = Some(text.clone());
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::DeleteBucketPolicy => {
-                bucket.policy = None;
-                self.update(&bucket)?;
+                self.update(&name, |b| {
+                    b.policy = None;
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::GetBucketPolicyStatus => {
@@ -403,13 +414,17 @@ impl Call<'_> {
                         Some(_) => return Err(S3Error::malformed_xml()),
                     };
                 }
-                bucket.public_access_block = Some(b);
-                self.update(&bucket)?;
+                self.update(&name, |bucket| {
+                    bucket.public_access_block = Some(b);
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::OK))
             }
             Op::DeletePublicAccessBlock => {
-                bucket.public_access_block = None;
-                self.update(&bucket)?;
+                self.update(&name, |b| {
+                    b.public_access_block = None;
+                    Ok(())
+                })?;
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::GetBucketOwnershipControls => {
@@ -426,11 +441,26 @@ impl Call<'_> {
         }
     }
 
-    fn update(&self, bucket: &Bucket) -> Result<(), S3Error> {
-        self.s3.index.update_bucket(bucket).map_err(|e| match e {
-            StoreError::NotFound => S3Error::no_such_bucket(&bucket.name),
-            other => other.into(),
-        })
+    /// Changes the bucket's configuration as it is at the commit; an error
+    /// of `change` is the answer and writes nothing.
+    fn update(
+        &self,
+        name: &str,
+        mut change: impl FnMut(&mut Bucket) -> Result<(), S3Error>,
+    ) -> Result<(), S3Error> {
+        let mut refused = None;
+        let written = self.s3.index.update_bucket(name, &mut |b| {
+            change(b).map_err(|e| {
+                refused = Some(e);
+                StoreError::Unavailable("refused".into())
+            })
+        });
+        match (written, refused) {
+            (_, Some(e)) => Err(e),
+            (Ok(()), None) => Ok(()),
+            (Err(StoreError::NotFound), None) => Err(S3Error::no_such_bucket(name)),
+            (Err(other), None) => Err(other.into()),
+        }
     }
 }
 

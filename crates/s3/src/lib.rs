@@ -40,7 +40,7 @@ use store::ObjectIndex;
 use store::objects::Bucket;
 
 pub use access::AuthType;
-pub use body::{ChunkSigning, Payload};
+pub use body::{ChunkSigning, IDLE_TIMEOUT, Payload};
 pub use error::S3Error;
 use route::{Op, Route};
 
@@ -105,6 +105,15 @@ pub struct Outcome {
     pub read_only: bool,
 }
 
+/// A bucket's say in a decision: its owner and its policy.
+#[derive(Debug, Clone)]
+pub struct BucketAuthority {
+    /// The owning account.
+    pub account: String,
+    /// The policy's text and compiled form, when it has one that applies.
+    pub policy: Option<(String, CompiledPolicy)>,
+}
+
 /// The S3 service of a data dir.
 pub struct Service {
     index: Arc<dyn ObjectIndex + Send + Sync>,
@@ -124,32 +133,37 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// The S3 service keeping object bytes under `dir` and metadata in
-    /// `index`; `bases` are the host names the server is reached by. Blobs
-    /// a crash left unreferenced are removed.
+    /// `index`; `bases` are the host names the server is reached by. Opening
+    /// changes nothing (so `irsa doctor` may open the S3 of a running server);
+    /// the server calls [`Service::recover`] at its start.
     pub fn open(
         dir: &Path,
         index: Arc<dyn ObjectIndex + Send + Sync>,
         bases: Vec<String>,
     ) -> std::io::Result<Service> {
-        let blobs = blobs::Blobs::open(dir)?;
-        for id in blobs.ids()? {
-            if !index
-                .blob_in_use(&id)
-                .map_err(|e| std::io::Error::other(e.to_string()))?
-            {
-                let path = dir
-                    .join("blobs")
-                    .join(id.get(..2).unwrap_or_default())
-                    .join(&id);
-                let _ = std::fs::remove_file(path);
-            }
-        }
         Ok(Service {
             index,
-            blobs,
+            blobs: blobs::Blobs::open(dir)?,
             bases,
             policies: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Removes what a crash left behind: temporary files of interrupted
+    /// uploads and blobs no object or part refers to (written, then not
+    /// committed to the index). Only for the one server writing here.
+    pub async fn recover(&self) -> std::io::Result<()> {
+        self.blobs.clear_tmp()?;
+        for id in self.blobs.ids()? {
+            if !self
+                .index
+                .blob_in_use(&id)
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+            {
+                self.blobs.remove(&id).await;
+            }
+        }
+        Ok(())
     }
 
     /// The bucket a virtual-hosted-style `Host` names, if it names one.
@@ -260,6 +274,57 @@ impl Service {
             route: &route,
         };
         call.dispatch(body).await
+    }
+
+    /// Who decides on the S3 resource `arn` besides the caller's own
+    /// policies — the bucket's owner and the policy it grants `caller_account`
+    /// with — or `None` when `arn` names no existing bucket
+    /// (`arn:aws:s3:::BUCKET`, `arn:aws:s3:::BUCKET/KEY`). What `irsa doctor`
+    /// and the policy simulator evaluate, so that they decide as a real call does.
+    pub fn authority(
+        &self,
+        arn: &str,
+        caller_account: Option<&str>,
+    ) -> Result<Option<BucketAuthority>, S3Error> {
+        let Some(rest) = arn.strip_prefix("arn:aws:s3:::") else {
+            return Ok(None);
+        };
+        let name = rest.split('/').next().unwrap_or_default();
+        if !names::is_valid_bucket_name(name) {
+            return Ok(None);
+        }
+        let Some(bucket) = self.index.bucket(name)? else {
+            return Ok(None);
+        };
+        Ok(Some(BucketAuthority {
+            policy: self
+                .effective_policy(&bucket, caller_account)
+                .zip(bucket.policy.clone())
+                .map(|(p, text)| (text, p)),
+            account: bucket.account,
+        }))
+    }
+
+    /// The bucket policy as it applies to `caller_account` (`None`:
+    /// anonymous): none when RestrictPublicBuckets makes a public policy
+    /// grant nothing to anonymous callers and other accounts
+    /// (access-control-block-public-access.html).
+    fn effective_policy(
+        &self,
+        bucket: &Bucket,
+        caller_account: Option<&str>,
+    ) -> Option<CompiledPolicy> {
+        let restrict = bucket.public_access_block.is_some_and(|p| p[3]);
+        if restrict
+            && caller_account != Some(bucket.account.as_str())
+            && bucket
+                .policy
+                .as_deref()
+                .is_some_and(buckets::is_public_policy)
+        {
+            return None;
+        }
+        self.bucket_policy(bucket)
     }
 
     /// The compiled policy of a bucket, cached by its text.
@@ -462,8 +527,8 @@ impl Call<'_> {
         bucket: Option<&Bucket>,
         ctx: &Context,
     ) -> Result<(), S3Error> {
-        let policy = bucket.and_then(|b| self.s3.bucket_policy(b));
-        let policy = policy.filter(|_| !self.public_policy_restricted(bucket));
+        let policy =
+            bucket.and_then(|b| self.s3.effective_policy(b, self.caller.account.as_deref()));
         let decision = self.authz.decide(&Ask {
             action,
             resource,
@@ -475,16 +540,6 @@ impl Call<'_> {
             return Ok(());
         }
         Err(self.denied(action, resource, &decision))
-    }
-
-    /// With RestrictPublicBuckets, a public bucket policy grants nothing to
-    /// anonymous callers and other accounts (access-control-block-public-access.html).
-    fn public_policy_restricted(&self, bucket: Option<&Bucket>) -> bool {
-        let Some(b) = bucket else { return false };
-        let restrict = b.public_access_block.is_some_and(|p| p[3]);
-        restrict
-            && self.caller.account.as_deref() != Some(b.account.as_str())
-            && b.policy.as_deref().is_some_and(buckets::is_public_policy)
     }
 
     fn denied(&self, action: &str, resource: &str, decision: &Decision) -> S3Error {

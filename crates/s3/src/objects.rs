@@ -41,6 +41,10 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 
 /// The outcome of conditional headers on a read (RFC 9110 §13.2.2, as S3
 /// documents in API_GetObject.html): `Ok(true)` to answer 304.
+/// How often a tag change is decided again when writes keep replacing the
+/// object under it.
+const TAGGING_ATTEMPTS: usize = 4;
+
 fn check_read_conditions(
     get: &dyn Fn(&str) -> Option<String>,
     prefix: &str,
@@ -275,10 +279,25 @@ impl Call<'_> {
         Ok((id, received))
     }
 
-    /// Indexes a new blob under the request's key; removes the blob it
-    /// replaced, or the new one if indexing failed.
-    pub(crate) async fn index_object(&self, object: &Object) -> Result<(), S3Error> {
-        match self.s3.index.put_object(object) {
+    /// Indexes a new blob under the request's key, if `conditional`
+    /// under its `If-None-Match`/`If-Match` as the key is at the commit;
+    /// removes the blob it replaced, or the new one if indexing failed.
+    pub(crate) async fn index_object(
+        &self,
+        object: &Object,
+        conditional: bool,
+    ) -> Result<(), S3Error> {
+        let mut refused = None;
+        let indexed = self.s3.index.put_object(object, &mut |now| {
+            if !conditional {
+                return Ok(());
+            }
+            self.check_write_conditions(now).map_err(|e| {
+                refused = Some(e);
+                store::StoreError::Unavailable("refused".into())
+            })
+        });
+        match indexed {
             Ok(old) => {
                 if let Some(old) = old {
                     self.s3.blobs.remove(&old).await;
@@ -287,28 +306,29 @@ impl Call<'_> {
             }
             Err(e) => {
                 self.s3.blobs.remove(&object.blob).await;
-                Err(match e {
-                    store::StoreError::NotFound => S3Error::no_such_bucket(&object.bucket),
-                    other => other.into(),
+                Err(match (refused, e) {
+                    (Some(refused), _) => refused,
+                    (None, store::StoreError::NotFound) => S3Error::no_such_bucket(&object.bucket),
+                    (None, other) => other.into(),
                 })
             }
         }
     }
 
     /// Conditional writes: `If-None-Match: *` refuses an existing key,
-    /// `If-Match` a key holding another ETag (API_PutObject.html).
-    fn check_write_conditions(&self, bucket: &str) -> Result<(), S3Error> {
-        let none_match = self.header("if-none-match");
-        let if_match = self.header("if-match");
-        if none_match.is_none() && if_match.is_none() {
-            return Ok(());
-        }
-        let existing = self.s3.index.object(bucket, self.key())?;
-        if none_match.is_some_and(|v| v.trim() == "*") && existing.is_some() {
+    /// `If-Match` a key holding another ETag (API_PutObject.html). Checked
+    /// before the body is received and again, against what the key holds
+    /// then, at the commit: of two conditional writes racing, one fails.
+    fn check_write_conditions(&self, existing: Option<&Object>) -> Result<(), S3Error> {
+        if self
+            .header("if-none-match")
+            .is_some_and(|v| v.trim() == "*")
+            && existing.is_some()
+        {
             return Err(precondition_failed("If-None-Match"));
         }
-        if let Some(list) = if_match {
-            match &existing {
+        if let Some(list) = self.header("if-match") {
+            match existing {
                 None => return Err(S3Error::no_such_key(self.key())),
                 Some(o) if !etag_matches(list, &o.etag) => {
                     return Err(precondition_failed("If-Match"));
@@ -325,7 +345,10 @@ impl Call<'_> {
         self.authorize_write(&bucket, &tags)?;
         let mut attrs = Attrs::from_headers(self.headers)?;
         attrs.tags = tags;
-        self.check_write_conditions(&bucket.name)?;
+        if self.header("if-none-match").is_some() || self.header("if-match").is_some() {
+            let existing = self.s3.index.object(&bucket.name, self.key())?;
+            self.check_write_conditions(existing.as_ref())?;
+        }
         let (blob, received) = self.receive_blob(body, MAX_OBJECT).await?;
         attrs.checksum = received
             .checksum
@@ -340,7 +363,7 @@ impl Call<'_> {
             modified_ms: now_ms(),
             attributes: attrs.to_json(),
         };
-        self.index_object(&object).await?;
+        self.index_object(&object, true).await?;
         let mut r = empty(StatusCode::OK);
         let h = r.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&object.etag) {
@@ -494,7 +517,7 @@ impl Call<'_> {
             modified_ms: now_ms(),
             attributes: attrs.to_json(),
         };
-        self.index_object(&object).await?;
+        self.index_object(&object, false).await?;
         let mut w = Writer::document();
         w.root("CopyObjectResult");
         w.leaf("ETag", &object.etag);
@@ -660,39 +683,59 @@ impl Call<'_> {
         } else {
             None
         };
-        let found = self.s3.index.object(&bucket.name, self.key())?;
-        let attrs = found
-            .as_ref()
-            .map(|o| Attrs::from_json(&o.attributes))
-            .unwrap_or_default();
-        let mut ctx = self.context(
-            self.route.op,
-            Some(&bucket),
-            tags.as_deref().unwrap_or_default(),
-        );
-        add_existing_tags(&mut ctx, &attrs.tags);
-        self.authorize_op(Some(&bucket), &ctx)?;
-        let Some(mut object) = found else {
-            return Err(S3Error::no_such_key(self.key()));
-        };
-        let mut attrs = attrs;
-        match self.route.op {
-            Op::GetObjectTagging => Ok(xml_response(tagging_xml(&attrs.tags))),
-            _ => {
-                attrs.tags = tags.unwrap_or_default();
-                object.attributes = attrs.to_json();
-                // Same blob, new attributes: nothing to remove.
-                self.s3.index.put_object(&object).map_err(|e| match e {
-                    store::StoreError::NotFound => S3Error::no_such_bucket(&bucket.name),
-                    other => other.into(),
-                })?;
-                Ok(empty(if self.route.op == Op::PutObjectTagging {
-                    StatusCode::OK
-                } else {
-                    StatusCode::NO_CONTENT
-                }))
+        // A tag change keeps the object's bytes; if a write replaced them
+        // meanwhile, it is decided again on the new object, never written
+        // onto the old one (that would bring back removed bytes).
+        for _ in 0..TAGGING_ATTEMPTS {
+            let found = self.s3.index.object(&bucket.name, self.key())?;
+            let attrs = found
+                .as_ref()
+                .map(|o| Attrs::from_json(&o.attributes))
+                .unwrap_or_default();
+            let mut ctx = self.context(
+                self.route.op,
+                Some(&bucket),
+                tags.as_deref().unwrap_or_default(),
+            );
+            add_existing_tags(&mut ctx, &attrs.tags);
+            self.authorize_op(Some(&bucket), &ctx)?;
+            let Some(mut object) = found else {
+                return Err(S3Error::no_such_key(self.key()));
+            };
+            if self.route.op == Op::GetObjectTagging {
+                return Ok(xml_response(tagging_xml(&attrs.tags)));
+            }
+            let mut attrs = attrs;
+            attrs.tags = tags.clone().unwrap_or_default();
+            object.attributes = attrs.to_json();
+            let mut changed = false;
+            let written = self.s3.index.put_object(&object, &mut |now| match now {
+                Some(o) if o.blob == object.blob => Ok(()),
+                _ => {
+                    changed = true;
+                    Err(store::StoreError::Unavailable("the object changed".into()))
+                }
+            });
+            match written {
+                Err(_) if changed => continue,
+                Ok(_) => {
+                    return Ok(empty(if self.route.op == Op::PutObjectTagging {
+                        StatusCode::OK
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }));
+                }
+                Err(store::StoreError::NotFound) => {
+                    return Err(S3Error::no_such_bucket(&bucket.name));
+                }
+                Err(other) => return Err(other.into()),
             }
         }
+        Err(S3Error::new(
+            "OperationAborted",
+            StatusCode::CONFLICT,
+            "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+        ))
     }
 
     pub(crate) fn object_acl(&self) -> Result<Response<Body>, S3Error> {

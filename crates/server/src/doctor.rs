@@ -3,7 +3,7 @@
 //! the same authorization as signed calls (`auth::decide`), so its verdict and
 //! the real call's outcome cannot disagree.
 
-use policy::{Decision, Principal};
+use policy::{Decision, PolicyKind, Principal};
 
 use crate::auth::{self, Caller, Origin};
 use crate::session::Session;
@@ -310,6 +310,19 @@ fn permissions(
         access_key: String::new(),
     };
     let ctx = auth::context(&caller, &Origin::default(), now);
+    // An S3 resource is decided with its bucket's owner and policy, as the
+    // real request would be.
+    let bucket = match &state.s3 {
+        Some(s3) => match s3.authority(resource, Some(&role.account)) {
+            Ok(b) => b,
+            Err(e) => {
+                out.push(finding("permissions", Some(false), e.message.clone()));
+                return Some((e.code.to_string(), e.message));
+            }
+        },
+        None => None,
+    };
+    let bucket_policy = bucket.as_ref().and_then(|b| b.policy.as_ref());
     match auth::decide(
         state,
         state.store.as_ref(),
@@ -317,15 +330,22 @@ fn permissions(
         &ctx,
         action,
         resource,
-        None,
-        None,
+        bucket.as_ref().map(|b| b.account.as_str()),
+        bucket_policy.map(|(_, p)| p),
         false,
     ) {
         Ok(Decision::Allow(_)) => {
+            let by = match (&bucket, bucket_policy) {
+                (Some(b), _) if b.account != role.account => {
+                    "the role's policies and the bucket policy (another account's bucket)"
+                }
+                (Some(_), Some(_)) => "the role's policies or the bucket policy",
+                _ => "the role's policies",
+            };
             out.push(finding(
                 "permissions",
                 Some(true),
-                format!("the role's policies allow {action} on {resource}"),
+                format!("{by} allow {action} on {resource}"),
             ));
             None
         }
@@ -340,9 +360,21 @@ fn permissions(
                 Some(false),
                 format!("AccessDenied: {message}"),
             );
+            let bucket_name = resource
+                .strip_prefix("arn:aws:s3:::")
+                .and_then(|r| r.split('/').next())
+                .unwrap_or_default();
+            let cross_account = bucket.as_ref().is_some_and(|b| b.account != role.account);
             f.fix = Some(match d {
+                Decision::ExplicitDeny(at) if at.kind == PolicyKind::ResourceBased => format!(
+                    "a Deny statement of the bucket policy of {bucket_name} matches {action}: remove it or narrow it"
+                ),
                 Decision::ExplicitDeny(_) => format!(
                     "a Deny statement of the role's policies matches {action}: remove it or narrow it"
+                ),
+                Decision::ImplicitDeny(PolicyKind::ResourceBased) if cross_account => format!(
+                    "the bucket {bucket_name} belongs to another account: its bucket policy must allow {} to {action} on {resource}",
+                    role.arn()
                 ),
                 _ => format!(
                     "attach a policy that allows {action} on {resource} to {}",

@@ -67,7 +67,9 @@ use protocol::xml;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1 << 20;
-/// Longest a request may take before it is answered with an error.
+/// Longest a request may take before it is answered with an error. S3 is
+/// exempt — a large upload may take long — and bounded instead by
+/// [`s3::IDLE_TIMEOUT`] between pieces of its body.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The router: `/healthz` and the AWS protocol endpoint on every other path.
@@ -88,12 +90,12 @@ pub fn app(state: Arc<State>) -> Router {
                 },
             ),
         )
-        .fallback(aws_endpoint)
-        .with_state(state)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        .route_layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
+        .fallback(aws_endpoint)
+        .with_state(state)
 }
 
 /// `/readyz`: 200 when calls can be answered, else 503 naming why — the store
@@ -201,9 +203,28 @@ async fn aws_endpoint(
         metrics::request("s3", outcome.operation, outcome.error, started.elapsed());
         return response;
     }
+    match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        query_endpoint(&state, request, &origin, &request_id, started),
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// The Query-protocol and REST-JSON services, whose bodies are small.
+async fn query_endpoint(
+    state: &State,
+    request: Request,
+    origin: &Origin,
+    request_id: &str,
+    started: std::time::Instant,
+) -> Response {
     let (parts, body) = request.into_parts();
     let reply = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(body) => dispatch(&state, &parts, &body, &origin, &request_id).await,
+        Ok(body) => dispatch(state, &parts, &body, origin, request_id).await,
         Err(_) => xml_error(
             iam::NAMESPACE,
             "",
@@ -226,7 +247,7 @@ async fn aws_endpoint(
             result: Ok(result),
         } => (
             StatusCode::OK,
-            xml::response(namespace, &action, &request_id, result),
+            xml::response(namespace, &action, request_id, result),
             "text/xml",
             None,
             action,
@@ -242,7 +263,7 @@ async fn aws_endpoint(
                 e.is_sender_fault(),
                 e.code(),
                 e.message(),
-                &request_id,
+                request_id,
             ),
             "text/xml",
             Some(e.code()),
@@ -268,7 +289,7 @@ async fn aws_endpoint(
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         headers.insert("x-amzn-requestid", v);
     }
     if let Some(t) = error_type.filter(|_| content_type == "application/json") {

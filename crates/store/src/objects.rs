@@ -91,15 +91,26 @@ pub trait ObjectIndex {
     fn bucket(&self, name: &str) -> Result<Option<Bucket>>;
     /// The buckets of an account, by name.
     fn buckets(&self, account: &str) -> Result<Vec<Bucket>>;
-    /// Replaces a bucket's configuration (policy, access block, tags);
-    /// `NotFound` when it is gone.
-    fn update_bucket(&self, bucket: &Bucket) -> Result<()>;
+    /// Changes a bucket's configuration (policy, access block, tags) with
+    /// `change`, which sees it as it is at the commit, so that concurrent
+    /// changes of different parts all stay; an error of `change` writes
+    /// nothing. `NotFound` when the bucket is gone.
+    fn update_bucket(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut Bucket) -> Result<()>,
+    ) -> Result<()>;
     /// Deletes an empty bucket: `Ok(false)` when it holds objects or
     /// uploads, `NotFound` when it is gone.
     fn delete_bucket(&self, name: &str) -> Result<bool>;
-    /// Stores what a key holds; returns the blob it held before. `NotFound`
-    /// when the bucket is gone.
-    fn put_object(&self, object: &Object) -> Result<Option<String>>;
+    /// Stores what a key holds, unless `check` refuses what the key holds
+    /// at the commit (conditional writes); returns the blob it held before.
+    /// `NotFound` when the bucket is gone.
+    fn put_object(
+        &self,
+        object: &Object,
+        check: &mut dyn FnMut(Option<&Object>) -> Result<()>,
+    ) -> Result<Option<String>>;
     /// What a key holds.
     fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>>;
     /// Removes a key; returns the blob it held.

@@ -456,7 +456,9 @@ pub(crate) fn doctor(a: DoctorArgs) -> Result<ExitCode, String> {
         }
         _ => return Err("give --token FILE, or --namespace and --service-account".into()),
     };
-    let state = server::State::new(Arc::clone(&store), &url, None)?;
+    // S3 resources are decided with their bucket's policy, as the real call.
+    let state = server::State::new(Arc::clone(&store), &url, None)?
+        .with_s3(dir.open_s3(Vec::new())?, false);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

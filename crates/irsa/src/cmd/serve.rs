@@ -224,16 +224,10 @@ pub(crate) fn serve(args: ServeArgs) -> Result<ExitCode, String> {
                 args.audit_retention,
             ));
         }
-        // S3 keeps its object index on a connection of its own and the
-        // objects' bytes under `DATA_DIR/s3`.
-        let service = s3::Service::open(
-            &dir.root.join("s3"),
-            dir.open_object_index()?,
-            s3_host_names(&endpoint),
-        )
-        .map_err(|e| {
+        let service = dir.open_s3(s3_host_names(&endpoint))?;
+        service.recover().await.map_err(|e| {
             format!(
-                "cannot open the S3 store in {}: {e}",
+                "cannot clean up the S3 store in {}: {e}",
                 dir.root.join("s3").display()
             )
         })?;

@@ -284,8 +284,38 @@ fn compile_given(
         .collect()
 }
 
+/// An existing bucket named by a simulated resource: its owner and policy.
+struct Bucket {
+    owner: String,
+    policy: Option<Source>,
+}
+
+/// The bucket `resource` names, when it is an S3 ARN of an existing bucket.
+fn bucket(
+    call: &Call<'_>,
+    principal: &Principal,
+    resource: &str,
+) -> Result<Option<Bucket>, ApiError> {
+    let Some(s3) = &call.state.s3 else {
+        return Ok(None);
+    };
+    let found = s3
+        .authority(resource, principal.account())
+        .map_err(|e| ApiError::internal(e.message))?;
+    Ok(found.map(|b| Bucket {
+        owner: b.account,
+        policy: b.policy.map(|(text, compiled)| Source {
+            compiled,
+            kind: "resource",
+            text,
+        }),
+    }))
+}
+
 /// One simulated (action, resource) pair.
 struct Outcome {
+    /// Which of the resources (for its bucket policy).
+    resource_at: usize,
     action: String,
     resource: String,
     decision: Decision,
@@ -327,26 +357,45 @@ fn simulate(
     }
     let identity_set: Vec<CompiledPolicy> = identity.iter().map(|s| s.compiled.clone()).collect();
     let boundary_policy = boundary.first().map(|s| s.compiled.clone());
-    let set = PolicySet {
-        identity: &identity_set,
-        resource: resource.as_ref().map(|s| &s.compiled),
-        boundary: boundary_policy.as_ref(),
-        session: &[],
-        resource_must_allow: false,
-    };
     let resources: Vec<String> = if resources.is_empty() {
         vec!["*".into()]
     } else {
         resources
     };
+    // Without a ResourcePolicy, an existing bucket's own policy and owner take
+    // part, as they do in the real request (the console simulator does the
+    // same for S3; the API alone would leave them out).
+    let buckets: Vec<Option<Bucket>> = if resource_policy.is_some() {
+        resources.iter().map(|_| None).collect()
+    } else {
+        resources
+            .iter()
+            .map(|res| bucket(call, principal, res))
+            .collect::<Result<_, _>>()?
+    };
     let mut outcomes = Vec::new();
     for action in &actions {
-        for res in &resources {
+        for (at, (res, bucket)) in resources.iter().zip(&buckets).enumerate() {
+            let resource_source = match bucket {
+                Some(b) => b.policy.as_ref(),
+                None => resource.as_ref(),
+            };
+            let set = PolicySet {
+                identity: &identity_set,
+                resource: resource_source.map(|s| &s.compiled),
+                boundary: boundary_policy.as_ref(),
+                session: &[],
+                resource_must_allow: false,
+            };
+            let resource_account = owner
+                .as_deref()
+                .or(bucket.as_ref().map(|b| b.owner.as_str()))
+                .or(principal.account());
             let req = Request {
                 principal,
                 action,
                 resource: res,
-                resource_account: owner.as_deref().or(principal.account()),
+                resource_account,
                 context: &ctx,
             };
             let eval = policy::explain(&req, &set);
@@ -358,6 +407,7 @@ fn simulate(
                 policy::authorize(&req, &only).is_allowed()
             });
             outcomes.push(Outcome {
+                resource_at: at,
                 action: action.clone(),
                 resource: res.clone(),
                 decision: eval.decision,
@@ -373,11 +423,14 @@ fn simulate(
         marker.as_deref(),
         max_items,
     );
-    let source_of = |at: &StatementRef| -> Option<&Source> {
+    let source_of = |o: &Outcome, at: &StatementRef| -> Option<&Source> {
         match at.kind {
             policy::PolicyKind::IdentityBased => identity.get(at.policy),
             policy::PolicyKind::PermissionsBoundary => boundary.get(at.policy),
-            policy::PolicyKind::ResourceBased => resource.as_ref(),
+            policy::PolicyKind::ResourceBased => match buckets.get(o.resource_at) {
+                Some(Some(b)) => b.policy.as_ref(),
+                _ => resource.as_ref(),
+            },
             policy::PolicyKind::Session => None,
         }
     };
@@ -392,7 +445,7 @@ fn simulate(
             .text("EvalResourceName", &o.resource)
             .text("EvalDecision", decision);
         x.list("MatchedStatements", &o.matched, |x, at| {
-            let Some(src) = source_of(at) else { return };
+            let Some(src) = source_of(o, at) else { return };
             x.text("SourcePolicyId", src.compiled.id())
                 .text("SourcePolicyType", src.kind);
             if let Some((start, end)) = policy::statement_spans(&src.text)

@@ -121,6 +121,22 @@ fn part_row(r: &Row<'_>) -> rusqlite::Result<Part> {
 }
 
 impl Db<'_> {
+    fn bucket_row(&self, name: &str) -> Result<Option<Bucket>> {
+        self.query_one(
+            &format!("SELECT {BUCKET_COLUMNS} FROM s3_buckets WHERE name = ?1"),
+            [name],
+            bucket_row,
+        )
+    }
+
+    fn object_row(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
+        self.query_one(
+            &format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key = ?2"),
+            params![bucket, key.as_bytes()],
+            object_row,
+        )
+    }
+
     fn bucket_exists(&self, name: &str) -> Result<bool> {
         Ok(self.count("SELECT count(*) FROM s3_buckets WHERE name = ?1", name)? > 0)
     }
@@ -188,13 +204,7 @@ impl ObjectIndex for SqliteStore {
     }
 
     fn bucket(&self, name: &str) -> Result<Option<Bucket>> {
-        self.read(|db| {
-            db.query_one(
-                &format!("SELECT {BUCKET_COLUMNS} FROM s3_buckets WHERE name = ?1"),
-                [name],
-                bucket_row,
-            )
-        })
+        self.read(|db| db.bucket_row(name))
     }
 
     fn buckets(&self, account: &str) -> Result<Vec<Bucket>> {
@@ -209,14 +219,20 @@ impl ObjectIndex for SqliteStore {
         })
     }
 
-    fn update_bucket(&self, b: &Bucket) -> Result<()> {
+    fn update_bucket(
+        &self,
+        name: &str,
+        change: &mut dyn FnMut(&mut Bucket) -> Result<()>,
+    ) -> Result<()> {
         self.write_one(Lock::Main, |db| {
+            let mut b = db.bucket_row(name)?.ok_or(StoreError::NotFound)?;
+            change(&mut b)?;
             let n = db
                 .conn
                 .execute(
                     "UPDATE s3_buckets SET policy = ?2, public_access_block = ?3, tags = ?4 WHERE name = ?1",
                     params![
-                        b.name,
+                        name,
                         b.policy,
                         access_block_to_text(b.public_access_block),
                         b.tags.as_deref().map(tags_to_json)
@@ -252,18 +268,19 @@ impl ObjectIndex for SqliteStore {
         })
     }
 
-    fn put_object(&self, o: &Object) -> Result<Option<String>> {
-        self.write_one(Lock::Main, |db| db.upsert_object(o))
+    fn put_object(
+        &self,
+        o: &Object,
+        check: &mut dyn FnMut(Option<&Object>) -> Result<()>,
+    ) -> Result<Option<String>> {
+        self.write_one(Lock::Main, |db| {
+            check(db.object_row(&o.bucket, &o.key)?.as_ref())?;
+            db.upsert_object(o)
+        })
     }
 
     fn object(&self, bucket: &str, key: &str) -> Result<Option<Object>> {
-        self.read(|db| {
-            db.query_one(
-                &format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key = ?2"),
-                params![bucket, key.as_bytes()],
-                object_row,
-            )
-        })
+        self.read(|db| db.object_row(bucket, key))
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<String>> {
@@ -418,5 +435,170 @@ impl ObjectIndex for SqliteStore {
                     || db.count("SELECT count(*) FROM s3_parts WHERE blob = ?1", blob)? > 0,
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use super::*;
+    use crate::{MasterKey, Tag};
+
+    fn open(dir: &std::path::Path) -> SqliteStore {
+        let key = MasterKey::load_or_create(&dir.join("master.key")).unwrap();
+        SqliteStore::open(dir, key).unwrap()
+    }
+
+    fn bucket(name: &str) -> Bucket {
+        Bucket {
+            name: name.into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            created_ms: 1,
+            policy: None,
+            public_access_block: None,
+            tags: None,
+        }
+    }
+
+    fn object(key: &str, blob: &str) -> Object {
+        Object {
+            bucket: "b".into(),
+            key: key.into(),
+            blob: blob.into(),
+            size: 1,
+            etag: format!("\"{blob}\""),
+            modified_ms: 1,
+            attributes: "{}".into(),
+        }
+    }
+
+    /// Tags, policy and access block changed at once, by writers on two
+    /// connections (as S3 requests on several workers): every change stays.
+    #[test]
+    fn concurrent_bucket_changes_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(open(dir.path()));
+        let b = Arc::new(open(dir.path()));
+        a.create_bucket(&bucket("b")).unwrap();
+        let barrier = Arc::new(Barrier::new(12));
+        let threads: Vec<_> = (0..12)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for round in 0..5 {
+                        store
+                            .update_bucket("b", &mut |b| {
+                                match i % 3 {
+                                    0 => b.tags.get_or_insert_with(Vec::new).push(Tag {
+                                        key: format!("t{i}-{round}"),
+                                        value: String::new(),
+                                    }),
+                                    1 => b.policy = Some(format!("policy {i}")),
+                                    _ => b.public_access_block = Some([true, false, true, false]),
+                                }
+                                Ok(())
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let got = a.bucket("b").unwrap().unwrap();
+        assert_eq!(got.tags.unwrap().len(), 4 * 5);
+        assert!(got.policy.unwrap().starts_with("policy "));
+        assert_eq!(got.public_access_block, Some([true, false, true, false]));
+    }
+
+    #[test]
+    fn a_refused_change_writes_nothing_and_a_missing_bucket_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        s.create_bucket(&bucket("b")).unwrap();
+        let e = s.update_bucket("b", &mut |b| {
+            b.policy = Some("p".into());
+            Err(StoreError::Unavailable("no".into()))
+        });
+        assert!(matches!(e, Err(StoreError::Unavailable(_))));
+        assert_eq!(s.bucket("b").unwrap().unwrap().policy, None);
+        assert_eq!(
+            s.update_bucket("nope", &mut |_| Ok(())),
+            Err(StoreError::NotFound)
+        );
+    }
+
+    /// The check of a conditional write sees what the key holds at the
+    /// commit; a refusal writes nothing.
+    #[test]
+    fn conditional_puts_are_decided_at_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        s.create_bucket(&bucket("b")).unwrap();
+        let absent = |now: Option<&Object>| {
+            if now.is_some() {
+                Err(StoreError::AlreadyExists)
+            } else {
+                Ok(())
+            }
+        };
+        assert_eq!(
+            s.put_object(&object("k", "one"), &mut absent.clone()),
+            Ok(None)
+        );
+        assert_eq!(
+            s.put_object(&object("k", "two"), &mut absent.clone()),
+            Err(StoreError::AlreadyExists)
+        );
+        assert_eq!(s.object("b", "k").unwrap().unwrap().blob, "one");
+        let mut seen = None;
+        let replaced = s.put_object(&object("k", "two"), &mut |now| {
+            seen = now.map(|o| o.blob.clone());
+            Ok(())
+        });
+        assert_eq!(replaced, Ok(Some("one".into())));
+        assert_eq!(seen.as_deref(), Some("one"));
+        // Rewriting the same blob frees nothing.
+        assert_eq!(s.put_object(&object("k", "two"), &mut |_| Ok(())), Ok(None));
+        // A bucket that is gone.
+        let mut o = object("k", "x");
+        o.bucket = "gone".into();
+        assert_eq!(s.put_object(&o, &mut |_| Ok(())), Err(StoreError::NotFound));
+    }
+
+    /// Many writers racing `If-None-Match: *` on one key: exactly one wins.
+    #[test]
+    fn of_racing_create_only_writes_exactly_one_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Arc::new(open(dir.path()));
+        let b = Arc::new(open(dir.path()));
+        a.create_bucket(&bucket("b")).unwrap();
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store
+                        .put_object(&object("k", &format!("blob{i}")), &mut |now| match now {
+                            Some(_) => Err(StoreError::AlreadyExists),
+                            None => Ok(()),
+                        })
+                        .is_ok()
+                })
+            })
+            .collect();
+        let wins = threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .filter(|&w| w)
+            .count();
+        assert_eq!(wins, 1);
     }
 }
