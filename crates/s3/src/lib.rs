@@ -327,6 +327,18 @@ impl Service {
         self.bucket_policy(bucket)
     }
 
+    /// Runs a write of the index on the blocking pool: its commit waits for
+    /// the disk (fsync), which must not stall the runtime's workers.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn ObjectIndex) -> T + Send + 'static,
+    ) -> Result<T, S3Error> {
+        let index = Arc::clone(&self.index);
+        tokio::task::spawn_blocking(move || work(index.as_ref()))
+            .await
+            .map_err(S3Error::internal)
+    }
+
     /// The compiled policy of a bucket, cached by its text.
     fn bucket_policy(&self, bucket: &Bucket) -> Option<CompiledPolicy> {
         let text = bucket.policy.as_ref()?;

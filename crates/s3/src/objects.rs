@@ -41,6 +41,34 @@ fn etag_matches(list: &str, etag: &str) -> bool {
 
 /// The outcome of conditional headers on a read (RFC 9110 §13.2.2, as S3
 /// documents in API_GetObject.html): `Ok(true)` to answer 304.
+/// Conditional writes: `If-None-Match: *` refuses an existing key,
+/// `If-Match` a key holding another ETag (API_PutObject.html). Checked before
+/// the body is received and again, against what the key holds then, at the
+/// commit: of two conditional writes racing, one fails.
+#[derive(Debug, Clone, Default)]
+struct WriteConditions {
+    create_only: bool,
+    if_match: Option<String>,
+}
+
+impl WriteConditions {
+    fn check(&self, key: &str, existing: Option<&Object>) -> Result<(), S3Error> {
+        if self.create_only && existing.is_some() {
+            return Err(precondition_failed("If-None-Match"));
+        }
+        if let Some(list) = &self.if_match {
+            match existing {
+                None => return Err(S3Error::no_such_key(key)),
+                Some(o) if !etag_matches(list, &o.etag) => {
+                    return Err(precondition_failed("If-Match"));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How often a tag change is decided again when writes keep replacing the
 /// object under it.
 const TAGGING_ATTEMPTS: usize = 4;
@@ -287,16 +315,26 @@ impl Call<'_> {
         object: &Object,
         conditional: bool,
     ) -> Result<(), S3Error> {
-        let mut refused = None;
-        let indexed = self.s3.index.put_object(object, &mut |now| {
-            if !conditional {
-                return Ok(());
-            }
-            self.check_write_conditions(now).map_err(|e| {
-                refused = Some(e);
-                store::StoreError::Unavailable("refused".into())
+        let conditions = if conditional {
+            self.write_conditions()
+        } else {
+            WriteConditions::default()
+        };
+        let key = object.key.clone();
+        let row = object.clone();
+        let (indexed, refused) = self
+            .s3
+            .write(move |index| {
+                let mut refused = None;
+                let indexed = index.put_object(&row, &mut |now| {
+                    conditions.check(&key, now).map_err(|e| {
+                        refused = Some(e);
+                        store::StoreError::Unavailable("refused".into())
+                    })
+                });
+                (indexed, refused)
             })
-        });
+            .await?;
         match indexed {
             Ok(old) => {
                 if let Some(old) = old {
@@ -315,28 +353,14 @@ impl Call<'_> {
         }
     }
 
-    /// Conditional writes: `If-None-Match: *` refuses an existing key,
-    /// `If-Match` a key holding another ETag (API_PutObject.html). Checked
-    /// before the body is received and again, against what the key holds
-    /// then, at the commit: of two conditional writes racing, one fails.
-    fn check_write_conditions(&self, existing: Option<&Object>) -> Result<(), S3Error> {
-        if self
-            .header("if-none-match")
-            .is_some_and(|v| v.trim() == "*")
-            && existing.is_some()
-        {
-            return Err(precondition_failed("If-None-Match"));
+    /// The request's write conditions.
+    fn write_conditions(&self) -> WriteConditions {
+        WriteConditions {
+            create_only: self
+                .header("if-none-match")
+                .is_some_and(|v| v.trim() == "*"),
+            if_match: self.header("if-match").map(str::to_string),
         }
-        if let Some(list) = self.header("if-match") {
-            match existing {
-                None => return Err(S3Error::no_such_key(self.key())),
-                Some(o) if !etag_matches(list, &o.etag) => {
-                    return Err(precondition_failed("If-Match"));
-                }
-                Some(_) => {}
-            }
-        }
-        Ok(())
     }
 
     pub(crate) async fn put_object(&self, body: Body) -> Result<Response<Body>, S3Error> {
@@ -345,9 +369,10 @@ impl Call<'_> {
         self.authorize_write(&bucket, &tags)?;
         let mut attrs = Attrs::from_headers(self.headers)?;
         attrs.tags = tags;
-        if self.header("if-none-match").is_some() || self.header("if-match").is_some() {
+        let conditions = self.write_conditions();
+        if conditions.create_only || conditions.if_match.is_some() {
             let existing = self.s3.index.object(&bucket.name, self.key())?;
-            self.check_write_conditions(existing.as_ref())?;
+            conditions.check(self.key(), existing.as_ref())?;
         }
         let (blob, received) = self.receive_blob(body, MAX_OBJECT).await?;
         attrs.checksum = received
@@ -438,15 +463,24 @@ impl Call<'_> {
         if self.route.op == Op::HeadObject {
             return Ok(r);
         }
-        let file = self
-            .s3
-            .blobs
-            .open_read(&object.blob)
-            .await
-            .map_err(S3Error::internal)?;
-        *r.body_mut() = stream_file(file, start, len)
-            .await
-            .map_err(S3Error::internal)?;
+        *r.body_mut() = if len <= READ_WHOLE {
+            Body::from(
+                self.s3
+                    .blobs
+                    .read(&object.blob, start, len)
+                    .map_err(S3Error::internal)?,
+            )
+        } else {
+            let file = self
+                .s3
+                .blobs
+                .open_read(&object.blob)
+                .await
+                .map_err(S3Error::internal)?;
+            stream_file(file, start, len)
+                .await
+                .map_err(S3Error::internal)?
+        };
         Ok(r)
     }
 
@@ -708,14 +742,20 @@ impl Call<'_> {
             let mut attrs = attrs;
             attrs.tags = tags.clone().unwrap_or_default();
             object.attributes = attrs.to_json();
-            let mut changed = false;
-            let written = self.s3.index.put_object(&object, &mut |now| match now {
-                Some(o) if o.blob == object.blob => Ok(()),
-                _ => {
-                    changed = true;
-                    Err(store::StoreError::Unavailable("the object changed".into()))
-                }
-            });
+            let (written, changed) = self
+                .s3
+                .write(move |index| {
+                    let mut changed = false;
+                    let written = index.put_object(&object, &mut |now| match now {
+                        Some(o) if o.blob == object.blob => Ok(()),
+                        _ => {
+                            changed = true;
+                            Err(store::StoreError::Unavailable("the object changed".into()))
+                        }
+                    });
+                    (written, changed)
+                })
+                .await?;
             match written {
                 Err(_) if changed => continue,
                 Ok(_) => {
@@ -746,11 +786,21 @@ impl Call<'_> {
 }
 
 /// `len` bytes of `file` from `start`, streamed in 256 KiB reads.
+/// Bodies up to this size are read whole on the worker (as the index is);
+/// larger ones stream from the blocking pool in pieces of [`STREAM_PIECE`].
+const READ_WHOLE: u64 = 64 * 1024;
+/// The largest piece of a streamed body.
+const STREAM_PIECE: u64 = 256 * 1024;
+
 async fn stream_file(mut file: tokio::fs::File, start: u64, len: u64) -> std::io::Result<Body> {
     file.seek(std::io::SeekFrom::Start(start)).await?;
     let reader = file.take(len);
     let stream = futures_util::stream::unfold(reader, |mut r| async move {
-        let mut buf = vec![0u8; 256 * 1024];
+        let piece = r.limit().min(STREAM_PIECE);
+        if piece == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; usize::try_from(piece).unwrap_or(0)];
         match r.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
